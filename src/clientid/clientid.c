@@ -1,0 +1,101 @@
+#include "clientid.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+static bool
+cid_is_type_char(uint8_t c)
+{
+	return isascii(c) && (isalnum(c) || c == '-');
+}
+
+static bool
+cid_is_vchar(uint8_t c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+bool
+cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
+	  const char **err)
+{
+	if (len == 0 || args[0] != ' ') {
+		*err = "expected a type and a token";
+		return false;
+	}
+	size_t i = 1, start = 1;
+	while (i < len && args[i] != ' ') {
+		if (!cid_is_type_char(args[i])) {
+			*err = "type may hold only letters, digits and '-'";
+			return false;
+		}
+		i++;
+	}
+	size_t type_len = i - start;
+	if (type_len == 0) {
+		*err = "empty type";
+		return false;
+	}
+	if (type_len > CID_TYPE_MAX) {
+		*err = "type longer than 16 characters";
+		return false;
+	}
+	if (i == len) {
+		*err = "missing token";
+		return false;
+	}
+	for (size_t k = 0; k < type_len; k++)
+		out->type[k] = (char)toupper(args[start + k]);
+	out->type[type_len] = '\0';
+
+	start = ++i; /* the space */
+	while (i < len && args[i] != ' ') {
+		if (!cid_is_vchar(args[i])) {
+			*err = "token may hold only printable ASCII";
+			return false;
+		}
+		i++;
+	}
+	size_t token_len = i - start;
+	if (token_len == 0) {
+		*err = "empty token";
+		return false;
+	}
+	if (i < len) {
+		*err = "too many arguments";
+		return false;
+	}
+	if (token_len > CID_TOKEN_MAX) {
+		*err = "token longer than 128 characters";
+		return false;
+	}
+	memcpy(out->token, args + start, token_len);
+	out->token[token_len] = '\0';
+	return true;
+}
+
+void
+cid_fingerprint(const uint8_t *secret, size_t secret_len,
+		const struct cid_identity *id,
+		char out[CID_FINGERPRINT_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t msg[CID_TYPE_MAX + 1 + CID_TOKEN_MAX];
+	size_t tl = strlen(id->type), kl = strlen(id->token);
+	memcpy(msg, id->type, tl);
+	msg[tl] = '\0'; /* separator no type character can forge */
+	memcpy(msg + tl + 1, id->token, kl);
+
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned mac_len = 0;
+	HMAC(EVP_sha256(), secret, (int)secret_len, msg, tl + 1 + kl, mac,
+	     &mac_len);
+	for (size_t i = 0; i < CID_FINGERPRINT_LEN / 2; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[CID_FINGERPRINT_LEN] = '\0';
+}

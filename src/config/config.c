@@ -1,0 +1,346 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_LINE_MAX 4096
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_BOOL,
+	CONFIG_UINT,
+	CONFIG_SIZE,	 /* bytes, with k/M/G suffixes */
+	CONFIG_DURATION, /* milliseconds, with ms/s/m/h suffixes */
+};
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	uint64_t min, max;     /* numeric bounds */
+	const char *const *choices; /* allowed strings, NULL-terminated */
+};
+
+static const char *const config_tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const config_logs[] = {"stderr", "syslog", NULL};
+static const char *const config_levels[] = {"error", "warn", "info", "debug",
+					    NULL};
+static const char *const config_schemes[] = {"ARGON2ID", "SHA512-CRYPT",
+					     "BLF-CRYPT", "PLAIN", NULL};
+static const char *const config_facilities[] = {
+	"mail", "daemon", "auth", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7", NULL};
+
+#define K(n, t, d, lo, hi, ch)                                                 \
+	{#n, t, offsetof(struct config, n), d, lo, hi, ch}
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
+#define HOUR_MS (3600ull * 1000)
+
+static const struct config_key config_keys[] = {
+	K(listen_imap, CONFIG_STRING, "127.0.0.1:143", 0, 0, NULL),
+	K(listen_imaps, CONFIG_STRING, "127.0.0.1:993", 0, 0, NULL),
+	K(tls_cert, CONFIG_STRING, "cert.pem", 0, 0, NULL),
+	K(tls_key, CONFIG_STRING, "key.pem", 0, 0, NULL),
+	K(tls_min_version, CONFIG_STRING, "1.2", 0, 0, config_tls_versions),
+	K(passdb_file, CONFIG_STRING, "passwd", 0, 0, NULL),
+	K(default_pass_scheme, CONFIG_STRING, "ARGON2ID", 0, 0,
+	  config_schemes),
+	K(mail_dir, CONFIG_STRING, "mail", 0, 0, NULL),
+	K(state_dir, CONFIG_STRING, "state", 0, 0, NULL),
+	K(clientid, CONFIG_BOOL, "yes", 0, 0, NULL),
+	K(login_plaintext, CONFIG_BOOL, "no", 0, 0, NULL),
+	K(auth_failure_delay, CONFIG_DURATION, "2s", 0, 60000, NULL),
+	K(io_threads, CONFIG_UINT, "0", 0, 64, NULL),
+	K(auth_workers, CONFIG_UINT, "0", 0, 256, NULL),
+	K(log, CONFIG_STRING, "stderr", 0, 0, config_logs),
+	K(log_level, CONFIG_STRING, "info", 0, 0, config_levels),
+	K(syslog_facility, CONFIG_STRING, "mail", 0, 0, config_facilities),
+	K(max_connections, CONFIG_UINT, "10000", 1, 1000000, NULL),
+	K(max_connections_per_ip, CONFIG_UINT, "1000", 1, 1000000, NULL),
+	K(limit_line_preauth, CONFIG_SIZE, "4k", 256, 64 * KIB, NULL),
+	K(limit_line, CONFIG_SIZE, "64k", 1 * KIB, 16 * MIB, NULL),
+	K(limit_literal_preauth, CONFIG_SIZE, "4k", 0, 64 * KIB, NULL),
+	K(limit_literal, CONFIG_SIZE, "64k", 0, 1024 * MIB, NULL),
+	K(limit_nesting_preauth, CONFIG_UINT, "4", 1, 16, NULL),
+	K(limit_nesting, CONFIG_UINT, "32", 1, 256, NULL),
+	K(limit_bad_commands_preauth, CONFIG_UINT, "3", 1, 1000, NULL),
+	K(timeout_preauth, CONFIG_DURATION, "60s", 1000, HOUR_MS, NULL),
+	K(timeout_auth, CONFIG_DURATION, "30m", 1000, 24 * HOUR_MS, NULL),
+	K(shutdown_timeout, CONFIG_DURATION, "10s", 0, HOUR_MS, NULL),
+	K(user, CONFIG_STRING, "", 0, 0, NULL),
+};
+
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key *
+config_find(const char *name)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static bool
+config_parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "on")) {
+		*out = true;
+		return true;
+	}
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+	    !strcasecmp(v, "off")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+/* A number with an optional unit suffix scaled by the table given. */
+static bool
+config_parse_scaled(const char *v, const char *const *units,
+		    const uint64_t *scale, uint64_t *out)
+{
+	if (!isdigit((unsigned char)v[0]))
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return false;
+	while (*end == ' ')
+		end++;
+	uint64_t mul = scale[0]; /* no suffix */
+	if (*end != '\0') {
+		size_t i;
+		for (i = 1; units[i] != NULL; i++)
+			if (strcasecmp(end, units[i]) == 0)
+				break;
+		if (units[i] == NULL)
+			return false;
+		mul = scale[i];
+	}
+	if (n > UINT64_MAX / mul)
+		return false;
+	*out = n * mul;
+	return true;
+}
+
+static const char *
+config_set(struct config *cfg, const struct config_key *k, const char *v)
+{
+	static const char *const size_units[] = {"", "k", "M", "G", NULL};
+	static const uint64_t size_scale[] = {1, KIB, MIB, 1024 * MIB};
+	static const char *const dur_units[] = {"", "ms", "s", "m", "h", NULL};
+	static const uint64_t dur_scale[] = {1000, 1, 1000, 60000, HOUR_MS};
+	void *field = (char *)cfg + k->offset;
+	uint64_t n;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+		if (k->choices != NULL) {
+			size_t i;
+			for (i = 0; k->choices[i] != NULL; i++)
+				if (strcasecmp(v, k->choices[i]) == 0)
+					break;
+			if (k->choices[i] == NULL)
+				return "not one of the allowed values";
+			v = k->choices[i]; /* canonical spelling */
+		}
+		char *copy = strdup(v);
+		if (copy == NULL)
+			return "out of memory";
+		free(*(char **)field);
+		*(char **)field = copy;
+		return NULL;
+	case CONFIG_BOOL:
+		return config_parse_bool(v, (bool *)field) ? NULL
+							   : "expected yes or no";
+	case CONFIG_UINT:
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		if (k->type == CONFIG_UINT) {
+			static const char *const none[] = {"", NULL};
+			static const uint64_t one[] = {1};
+			if (!config_parse_scaled(v, none, one, &n))
+				return "expected a whole number";
+		} else if (k->type == CONFIG_SIZE) {
+			if (!config_parse_scaled(v, size_units, size_scale, &n))
+				return "expected a size (bytes, or with k, M, G)";
+		} else if (!config_parse_scaled(v, dur_units, dur_scale, &n)) {
+			return "expected a duration (seconds, or with ms, s, "
+			       "m, h)";
+		}
+		if (n < k->min || (k->max != 0 && n > k->max))
+			return "out of range";
+		*(uint64_t *)field = n;
+		return NULL;
+	}
+	return "bad key type";
+}
+
+static char *
+config_trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Applies one "key = value"; returns the number of errors (0 or 1). */
+static int
+config_apply(struct config *cfg, const char *where, char *line, FILE *errf)
+{
+	char *eq = strchr(line, '=');
+	if (eq == NULL) {
+		fprintf(errf, "%s: expected \"key = value\"\n", where);
+		return 1;
+	}
+	*eq = '\0';
+	char *key = config_trim(line), *value = config_trim(eq + 1);
+	const struct config_key *k = config_find(key);
+	if (k == NULL) {
+		fprintf(errf, "%s: %s: unknown key\n", where, key);
+		return 1;
+	}
+	const char *err = config_set(cfg, k, value);
+	if (err != NULL) {
+		fprintf(errf, "%s: %s: %s: \"%s\"\n", where, key, err, value);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+config_read_file(struct config *cfg, const char *path, FILE *errf)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		fprintf(errf, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	char line[CONFIG_LINE_MAX], where[PATH_MAX + 32];
+	unsigned lineno = 0;
+	int errors = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fprintf(errf, "%s: line too long\n", where);
+			errors++;
+			int c;
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		char *s = config_trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		errors += config_apply(cfg, where, s, errf);
+	}
+	fclose(f);
+	return errors;
+}
+
+static char *
+config_dirname(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+struct config *
+config_load(const char *path, char *const *overrides, size_t noverrides,
+	    FILE *errf)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL)
+		return NULL;
+	int errors = 0;
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_set(cfg, &config_keys[i], config_keys[i].def) != NULL)
+			errors++;
+	cfg->path = path ? strdup(path) : NULL;
+	cfg->dir = config_dirname(path);
+	if (path != NULL)
+		errors += config_read_file(cfg, path, errf);
+	for (size_t i = 0; i < noverrides; i++) {
+		char *copy = strdup(overrides[i]);
+		if (copy == NULL)
+			return NULL;
+		errors += config_apply(cfg, "-o", copy, errf);
+		free(copy);
+	}
+	if (errors > 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].type == CONFIG_STRING)
+			free(*(char **)((char *)cfg + config_keys[i].offset));
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+}
+
+void
+config_dump(const struct config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const void *field = (const char *)cfg + k->offset;
+		switch (k->type) {
+		case CONFIG_STRING:
+			fprintf(out, "%s = %s\n", k->name,
+				*(char *const *)field);
+			break;
+		case CONFIG_BOOL:
+			fprintf(out, "%s = %s\n", k->name,
+				*(const bool *)field ? "yes" : "no");
+			break;
+		case CONFIG_DURATION:
+			fprintf(out, "%s = %llums\n", k->name,
+				(unsigned long long)*(const uint64_t *)field);
+			break;
+		case CONFIG_UINT:
+		case CONFIG_SIZE:
+			fprintf(out, "%s = %llu\n", k->name,
+				(unsigned long long)*(const uint64_t *)field);
+			break;
+		}
+	}
+}
+
+char *
+config_path(const struct config *cfg, const char *value)
+{
+	if (value[0] == '/')
+		return strdup(value);
+	size_t n = strlen(cfg->dir) + 1 + strlen(value) + 1;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", cfg->dir, value);
+	return p;
+}

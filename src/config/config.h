@@ -1,0 +1,56 @@
+/*
+ * The configuration: "key = value" lines, '#' comments, relative paths taken
+ * from the configuration file's directory. Every key has a type, a default
+ * and bounds in one table (config.c), which also drives the check mode's
+ * diffable dump.
+ */
+#ifndef IMAPCID_CONFIG_H
+#define IMAPCID_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+	char *path; /* the file, as given */
+	char *dir;  /* its directory, for relative paths */
+
+	char *listen_imap;  /* STARTTLS port(s), comma-separated */
+	char *listen_imaps; /* implicit TLS port(s) */
+	char *tls_cert, *tls_key;
+	char *tls_min_version; /* "1.2" or "1.3" */
+	char *passdb_file;
+	char *default_pass_scheme;
+	char *mail_dir, *state_dir;
+	bool clientid;
+	bool login_plaintext;
+	uint64_t auth_failure_delay; /* ms */
+	uint64_t io_threads, auth_workers; /* 0: one per core */
+	char *log;	 /* "stderr" or "syslog" */
+	char *log_level; /* error warn info debug */
+	char *syslog_facility;
+	uint64_t max_connections, max_connections_per_ip;
+	uint64_t limit_line_preauth, limit_line;
+	uint64_t limit_literal_preauth, limit_literal;
+	uint64_t limit_nesting_preauth, limit_nesting;
+	uint64_t limit_bad_commands_preauth;
+	uint64_t timeout_preauth, timeout_auth, shutdown_timeout; /* ms */
+	char *user;
+};
+
+/*
+ * Loads defaults, then the file (path may be NULL: defaults only), then the
+ * "key=value" overrides. Every error is printed to errf as "FILE:LINE: key:
+ * message" and counted; returns NULL if there was any.
+ */
+struct config *config_load(const char *path, char *const *overrides,
+			   size_t noverrides, FILE *errf);
+void config_free(struct config *cfg);
+/* Every key with its effective value, one "key = value" a line, sorted as
+ * in the table. */
+void config_dump(const struct config *cfg, FILE *out);
+/* An absolute path for a path-valued setting. Caller frees. */
+char *config_path(const struct config *cfg, const char *value);
+
+#endif

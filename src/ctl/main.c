@@ -1,0 +1,57 @@
+/* imapcidctl: command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "ctl/ctl.h"
+
+#define CTL_DEFAULT_CONFIG "/etc/imapcid/imapcidd.conf"
+
+static void
+ctl_usage(FILE *f)
+{
+	fprintf(f, "usage: imapcidctl [-c FILE] COMMAND ...\n"
+		   "commands:\n"
+		   "  user add [-s SCHEME] USER     add an account\n"
+		   "  user passwd [-s SCHEME] USER  change its password\n"
+		   "  user del USER                 remove an account\n"
+		   "  user list                     list accounts\n"
+		   "See imapcidctl(8).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = CTL_DEFAULT_CONFIG;
+	int ch;
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return 0;
+		default:
+			ctl_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	struct config *cfg = config_load(conf, NULL, 0, stderr);
+	if (cfg == NULL)
+		return 1;
+	int status;
+	if (strcmp(argv[optind], "user") == 0) {
+		status = ctl_user(cfg, argc - optind - 1, argv + optind + 1);
+	} else {
+		ctl_usage(stderr);
+		status = 2;
+	}
+	config_free(cfg);
+	return status;
+}

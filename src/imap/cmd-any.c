@@ -1,0 +1,153 @@
+/* Commands valid in any state: CAPABILITY, NOOP, LOGOUT, ID, ENABLE. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/log.h"
+
+/* RFC 2971 section 3.3 limits on what a client may send in ID. */
+#define IMAP_ID_PAIRS_MAX 30
+#define IMAP_ID_FIELD_MAX 30
+#define IMAP_ID_VALUE_MAX 1024
+
+static bool
+imap_no_args(struct imap_cmd_ctx *ctx, enum imap_action *act)
+{
+	if (ctx->cmd.rest_len == 0)
+		return true;
+	char text[80];
+	snprintf(text, sizeof(text), "%s takes no arguments.", ctx->cmd.name);
+	*act = imap_cmd_bad(ctx, text);
+	return false;
+}
+
+enum imap_action
+imap_cmd_capability(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	if (!imap_no_args(ctx, &act))
+		return act;
+	buf_append_str(ctx->out, "* CAPABILITY ");
+	imap_capabilities(ctx->s, ctx->out);
+	buf_append_str(ctx->out, "\r\n");
+	return imap_cmd_ok(ctx, NULL, "Capability completed.");
+}
+
+enum imap_action
+imap_cmd_noop(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	if (!imap_no_args(ctx, &act))
+		return act;
+	return imap_cmd_ok(ctx, NULL, "NOOP completed.");
+}
+
+enum imap_action
+imap_cmd_logout(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	if (!imap_no_args(ctx, &act))
+		return act;
+	imap_session_bye(ctx->s, ctx->out, "Logging out.");
+	imap_write_tagged(ctx->out, ctx->cmd.tag, "OK", NULL,
+			  "Logout completed.");
+	return IMAP_ACTION_CLOSE;
+}
+
+static bool
+imap_id_valid(const struct imap_arg *list, size_t count, const char **err)
+{
+	if (count % 2 != 0) {
+		*err = "ID list must hold field/value pairs";
+		return false;
+	}
+	if (count / 2 > IMAP_ID_PAIRS_MAX) {
+		*err = "too many ID fields";
+		return false;
+	}
+	for (size_t i = 0; i < count; i += 2) {
+		const struct imap_arg *f = &list[i], *v = &list[i + 1];
+		if (f->type == IMAP_ARG_ATOM || f->type == IMAP_ARG_LIST ||
+		    f->len > IMAP_ID_FIELD_MAX) {
+			*err = "ID field must be a string of at most 30 octets";
+			return false;
+		}
+		if (v->type == IMAP_ARG_LIST ||
+		    (v->type == IMAP_ARG_ATOM && !imap_arg_is_nil(v)) ||
+		    v->len > IMAP_ID_VALUE_MAX) {
+			*err = "ID value must be NIL or a string of at most "
+			       "1024 octets";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* For the debug log only: what the client says it is, printable. */
+static void
+imap_id_log(const struct imap_arg *list, size_t count)
+{
+	char line[512];
+	size_t o = 0;
+	for (size_t i = 0; i + 1 < count && o + 4 < sizeof(line); i += 2) {
+		const struct imap_arg *v = &list[i + 1];
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s=", i ? " " : "",
+				      list[i].str);
+		for (size_t k = 0; k < v->len && o + 2 < sizeof(line); k++) {
+			char c = v->str[k];
+			line[o++] = c > 0x20 && c < 0x7f ? c : '_';
+		}
+		line[o] = '\0';
+	}
+	if (o >= sizeof(line))
+		o = sizeof(line) - 1;
+	line[o] = '\0';
+	log_debug("id: %s", line);
+}
+
+enum imap_action
+imap_cmd_id(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	const char *err = NULL;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	if (count != 1 ||
+	    !(imap_arg_is_nil(&args[0]) || args[0].type == IMAP_ARG_LIST))
+		return imap_cmd_bad(ctx, "ID takes NIL or a list of pairs.");
+	if (args[0].type == IMAP_ARG_LIST) {
+		if (!imap_id_valid(args[0].list, args[0].count, &err)) {
+			char text[128];
+			snprintf(text, sizeof(text), "ID: %s.", err);
+			return imap_cmd_bad(ctx, text);
+		}
+		if (log_enabled(LOG_LEVEL_DEBUG))
+			imap_id_log(args[0].list, args[0].count);
+	}
+	buf_printf(ctx->out, "* ID (\"name\" \"imapcid\" \"version\" \"%s\")\r\n",
+		   ctx->s->cfg->version);
+	return imap_cmd_ok(ctx, NULL, "ID completed.");
+}
+
+enum imap_action
+imap_cmd_enable(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	if (count == 0)
+		return imap_cmd_bad(ctx, "ENABLE needs at least one extension.");
+	for (size_t i = 0; i < count; i++)
+		if (args[i].type != IMAP_ARG_ATOM)
+			return imap_cmd_bad(ctx, "ENABLE takes atoms.");
+	/* No extension we offer needs enabling yet: enable none (RFC 5161
+	 * lets the server ignore the ones it does not know). */
+	buf_append_str(ctx->out, "* ENABLED\r\n");
+	return imap_cmd_ok(ctx, NULL, "ENABLE completed.");
+}

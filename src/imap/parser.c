@@ -1,0 +1,458 @@
+#include "parser.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* Upper bound on digits of a literal size: 2^64 has 20. */
+#define IMAP_LITERAL_DIGITS_MAX 19
+
+bool
+imap_is_atom_char(uint8_t c)
+{
+	if (c <= 0x20 || c >= 0x7f)
+		return false;
+	return strchr("(){%*\"\\]", c) == NULL;
+}
+
+bool
+imap_is_tag_char(uint8_t c)
+{
+	/* tag = 1*<any ASTRING-CHAR except "+"> (RFC 9051) */
+	return c != '+' && (imap_is_atom_char(c) || c == ']');
+}
+
+/*
+ * If the framed text ends in a literal announcement, returns its size and
+ * sync flag. The announcement must start an argument: "{" follows a space
+ * or "(", as in "LOGIN joe {8}" or "(\Seen) {42}".
+ */
+static bool
+collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size,
+		       bool *sync)
+{
+	if (n < 3 || p[n - 1] != '}')
+		return false;
+	size_t end = n - 1;
+	*sync = true;
+	if (p[end - 1] == '+') {
+		*sync = false;
+		end--;
+	}
+	size_t start = end;
+	while (start > 0 && p[start - 1] >= '0' && p[start - 1] <= '9')
+		start--;
+	if (start == end || start == 0 || p[start - 1] != '{')
+		return false;
+	if (end - start > IMAP_LITERAL_DIGITS_MAX)
+		return false;
+	if (start >= 2 && p[start - 2] != ' ' && p[start - 2] != '(')
+		return false;
+	uint64_t v = 0;
+	for (size_t i = start; i < end; i++)
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	*size = v;
+	return true;
+}
+
+/* Quote state of the text framed so far decides whether "{n}" is real. */
+static bool
+collect_in_quote(const uint8_t *p, size_t n)
+{
+	bool in_quote = false, escaped = false;
+	for (size_t i = 0; i < n; i++) {
+		if (escaped)
+			escaped = false;
+		else if (in_quote && p[i] == '\\')
+			escaped = true;
+		else if (p[i] == '"')
+			in_quote = !in_quote;
+	}
+	return in_quote;
+}
+
+enum imap_collect_status
+imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
+		  const uint8_t *in, size_t n, size_t *consumed)
+{
+	size_t i = 0;
+	enum imap_collect_status st = IMAP_COLLECT_MORE;
+
+	while (i < n) {
+		if (c->literal_left > 0) {
+			size_t take = n - i;
+			if (take > c->literal_left)
+				take = (size_t)c->literal_left;
+			if (!buf_append(&c->cmd, in + i, take)) {
+				st = IMAP_COLLECT_LITERAL_TOO_LARGE;
+				break;
+			}
+			c->literal_left -= take;
+			i += take;
+			continue;
+		}
+		const uint8_t *lf = memchr(in + i, '\n', n - i);
+		size_t take = lf ? (size_t)(lf - (in + i)) : n - i;
+		if (c->text_len + take > lim->line_max) {
+			st = IMAP_COLLECT_LINE_TOO_LONG;
+			break;
+		}
+		if (!buf_append(&c->cmd, in + i, take)) {
+			st = IMAP_COLLECT_LINE_TOO_LONG;
+			break;
+		}
+		c->text_len += take;
+		i += take;
+		if (lf == NULL)
+			break;
+		i++; /* the LF */
+		if (c->cmd.len > 0 && c->cmd.data[c->cmd.len - 1] == '\r') {
+			c->cmd.len--;
+			c->text_len--;
+		}
+		uint64_t size;
+		bool sync;
+		if (c->raw ||
+		    !collect_literal_marker(c->cmd.data, c->cmd.len, &size,
+					    &sync) ||
+		    collect_in_quote(c->cmd.data, c->cmd.len)) {
+			st = IMAP_COLLECT_DONE;
+			break;
+		}
+		c->literal_sync = sync;
+		c->literals++;
+		if (size > lim->literal_max) {
+			st = IMAP_COLLECT_LITERAL_TOO_LARGE;
+			break;
+		}
+		c->literal_left = size;
+		if (sync) {
+			st = IMAP_COLLECT_LITERAL;
+			break;
+		}
+	}
+	*consumed = i;
+	return st;
+}
+
+void
+imap_collect_accept(struct imap_collector *c)
+{
+	(void)c; /* literal_left is already set; kept for readable callers */
+}
+
+void
+imap_collect_reset(struct imap_collector *c)
+{
+	bool raw = c->raw;
+	imap_collect_free(c);
+	c->raw = raw;
+}
+
+void
+imap_collect_free(struct imap_collector *c)
+{
+	buf_free(&c->cmd);
+	c->text_len = 0;
+	c->literal_left = 0;
+	c->literal_sync = false;
+	c->raw = false;
+	c->literals = 0;
+}
+
+enum imap_head_status
+imap_parse_head(const uint8_t *p, size_t n, struct imap_command *cmd)
+{
+	size_t i = 0;
+	while (i < n && p[i] != ' ') {
+		if (!imap_is_tag_char(p[i]) || i >= IMAP_TAG_MAX)
+			return IMAP_HEAD_BAD_TAG;
+		i++;
+	}
+	if (i == 0)
+		return IMAP_HEAD_BAD_TAG;
+	memcpy(cmd->tag, p, i);
+	cmd->tag[i] = '\0';
+	cmd->name[0] = '\0';
+	cmd->rest = p + n;
+	cmd->rest_len = 0;
+	if (i == n)
+		return IMAP_HEAD_BAD_NAME;
+	i++; /* SP */
+	size_t start = i;
+	while (i < n && p[i] != ' ') {
+		if (!imap_is_atom_char(p[i]) || i - start >= IMAP_NAME_MAX)
+			return IMAP_HEAD_BAD_NAME;
+		cmd->name[i - start] = (char)toupper(p[i]);
+		i++;
+	}
+	cmd->name[i - start] = '\0';
+	if (i == start)
+		return IMAP_HEAD_BAD_NAME;
+	cmd->rest = p + i;
+	cmd->rest_len = n - i;
+	return IMAP_HEAD_OK;
+}
+
+struct parse_ctx {
+	struct arena *arena;
+	const uint8_t *p;
+	size_t n, pos;
+	unsigned nesting_max;
+	const char *err;
+};
+
+static bool
+parse_quoted(struct parse_ctx *ctx, struct imap_arg *arg)
+{
+	size_t start = ++ctx->pos, len = 0;
+	bool escapes = false;
+	for (;;) {
+		if (ctx->pos >= ctx->n) {
+			ctx->err = "Missing closing quote";
+			return false;
+		}
+		uint8_t c = ctx->p[ctx->pos];
+		if (c == '"')
+			break;
+		if (c == '\0') {
+			ctx->err = "NUL in quoted string";
+			return false;
+		}
+		if (c == '\\') {
+			ctx->pos++;
+			if (ctx->pos >= ctx->n ||
+			    (ctx->p[ctx->pos] != '"' &&
+			     ctx->p[ctx->pos] != '\\')) {
+				ctx->err = "Invalid escape in quoted string";
+				return false;
+			}
+			escapes = true;
+		}
+		ctx->pos++;
+		len++;
+	}
+	char *s = arena_alloc(ctx->arena, len + 1);
+	if (s == NULL) {
+		ctx->err = "Out of memory";
+		return false;
+	}
+	if (!escapes) {
+		memcpy(s, ctx->p + start, len);
+	} else {
+		size_t o = 0;
+		for (size_t i = start; i < ctx->pos; i++) {
+			if (ctx->p[i] == '\\')
+				i++;
+			s[o++] = (char)ctx->p[i];
+		}
+	}
+	s[len] = '\0';
+	ctx->pos++; /* closing quote */
+	arg->type = IMAP_ARG_QUOTED;
+	arg->str = s;
+	arg->len = len;
+	return true;
+}
+
+static bool
+parse_literal(struct parse_ctx *ctx, struct imap_arg *arg)
+{
+	uint64_t size = 0;
+	size_t digits = 0;
+	ctx->pos++; /* { */
+	while (ctx->pos < ctx->n && ctx->p[ctx->pos] >= '0' &&
+	       ctx->p[ctx->pos] <= '9' && digits < IMAP_LITERAL_DIGITS_MAX) {
+		size = size * 10 + (uint64_t)(ctx->p[ctx->pos++] - '0');
+		digits++;
+	}
+	if (ctx->pos < ctx->n && ctx->p[ctx->pos] == '+')
+		ctx->pos++;
+	if (digits == 0 || ctx->pos >= ctx->n || ctx->p[ctx->pos] != '}') {
+		ctx->err = "Invalid literal";
+		return false;
+	}
+	ctx->pos++;
+	if (size > ctx->n - ctx->pos) {
+		/* The collector frames literals only at line ends. */
+		ctx->err = "Literal not at end of line";
+		return false;
+	}
+	char *s = arena_strndup(ctx->arena, (const char *)ctx->p + ctx->pos,
+				(size_t)size);
+	if (s == NULL) {
+		ctx->err = "Out of memory";
+		return false;
+	}
+	ctx->pos += (size_t)size;
+	arg->type = IMAP_ARG_LITERAL;
+	arg->str = s;
+	arg->len = (size_t)size;
+	return true;
+}
+
+static bool
+parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
+{
+	size_t start = ctx->pos;
+	unsigned brackets = 0;
+	while (ctx->pos < ctx->n) {
+		uint8_t c = ctx->p[ctx->pos];
+		if (c == '[') {
+			brackets++;
+		} else if (c == ']' && brackets > 0) {
+			brackets--;
+		} else if (brackets > 0 && (c == ' ' || c == '(' || c == ')')) {
+			/* BODY[HEADER.FIELDS (FROM TO)] */
+		} else if (c == ' ' || c == ')' || c == '(') {
+			break;
+		} else if (c >= 0x80) {
+			ctx->err = "8-bit character in atom";
+			return false;
+		} else if (c < 0x20 || c == 0x7f) {
+			ctx->err = "Control character in atom";
+			return false;
+		} else if (c == '"' || c == '{') {
+			ctx->err = "Unexpected character in atom";
+			return false;
+		}
+		ctx->pos++;
+	}
+	if (brackets > 0) {
+		ctx->err = "Missing ']'";
+		return false;
+	}
+	arg->type = IMAP_ARG_ATOM;
+	arg->str = arena_strndup(ctx->arena, (const char *)ctx->p + start,
+				 ctx->pos - start);
+	arg->len = ctx->pos - start;
+	if (arg->str == NULL) {
+		ctx->err = "Out of memory";
+		return false;
+	}
+	return true;
+}
+
+static bool parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
+		      struct imap_arg **out, size_t *count);
+
+static bool
+parse_one(struct parse_ctx *ctx, unsigned depth, struct imap_arg *arg)
+{
+	memset(arg, 0, sizeof(*arg));
+	switch (ctx->p[ctx->pos]) {
+	case '(':
+		if (depth + 1 > ctx->nesting_max) {
+			ctx->err = "Too deeply nested lists";
+			return false;
+		}
+		ctx->pos++;
+		arg->type = IMAP_ARG_LIST;
+		return parse_seq(ctx, depth + 1, true, &arg->list, &arg->count);
+	case '"':
+		return parse_quoted(ctx, arg);
+	case '{':
+		return parse_literal(ctx, arg);
+	case ')':
+		ctx->err = "Unexpected ')'";
+		return false;
+	case ' ':
+		ctx->err = "Unexpected extra space";
+		return false;
+	default:
+		return parse_atom(ctx, arg);
+	}
+}
+
+static bool
+parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
+	  struct imap_arg **out, size_t *count)
+{
+	struct imap_arg *args = NULL;
+	size_t n = 0, cap = 0;
+	bool first = true;
+
+	for (;;) {
+		if (ctx->pos >= ctx->n) {
+			if (in_list) {
+				ctx->err = "Missing ')'";
+				return false;
+			}
+			break;
+		}
+		if (in_list && ctx->p[ctx->pos] == ')') {
+			ctx->pos++;
+			break;
+		}
+		if (!first) {
+			if (ctx->p[ctx->pos] != ' ') {
+				ctx->err = "Missing space between arguments";
+				return false;
+			}
+			ctx->pos++;
+			if (ctx->pos >= ctx->n) {
+				ctx->err = "Trailing space";
+				return false;
+			}
+		}
+		first = false;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			struct imap_arg *na =
+				arena_alloc(ctx->arena, ncap * sizeof(*na));
+			if (na == NULL) {
+				ctx->err = "Out of memory";
+				return false;
+			}
+			if (n > 0)
+				memcpy(na, args, n * sizeof(*na));
+			args = na;
+			cap = ncap;
+		}
+		if (!parse_one(ctx, depth, &args[n]))
+			return false;
+		n++;
+	}
+	*out = args;
+	*count = n;
+	return true;
+}
+
+bool
+imap_parse_args(struct arena *a, const uint8_t *p, size_t n,
+		unsigned nesting_max, struct imap_arg **args, size_t *count,
+		const char **err)
+{
+	struct parse_ctx ctx = {a, p, n, 0, nesting_max, NULL};
+	*args = NULL;
+	*count = 0;
+	if (n == 0)
+		return true;
+	if (p[0] != ' ') {
+		*err = "Missing space after command name";
+		return false;
+	}
+	ctx.pos = 1;
+	if (ctx.pos >= n) {
+		*err = "Trailing space";
+		return false;
+	}
+	if (!parse_seq(&ctx, 0, false, args, count)) {
+		*err = ctx.err;
+		return false;
+	}
+	return true;
+}
+
+bool
+imap_arg_is_astring(const struct imap_arg *arg)
+{
+	return arg->type != IMAP_ARG_LIST;
+}
+
+bool
+imap_arg_is_nil(const struct imap_arg *arg)
+{
+	return arg->type == IMAP_ARG_ATOM && arg->len == 3 &&
+	       strcasecmp(arg->str, "NIL") == 0;
+}

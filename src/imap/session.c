@@ -1,0 +1,368 @@
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct imap_command_def imap_commands[] = {
+	{"CAPABILITY", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+	 imap_cmd_capability},
+	{"NOOP", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false, imap_cmd_noop},
+	{"LOGOUT", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+	 imap_cmd_logout},
+	{"ID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, true, imap_cmd_id},
+	{"ENABLE", IMAP_STATE_AUTH, false, imap_cmd_enable},
+	{"STARTTLS", IMAP_STATE_NOTAUTH, false, imap_cmd_starttls},
+	{"LOGIN", IMAP_STATE_NOTAUTH, true, imap_cmd_login},
+	{"AUTHENTICATE", IMAP_STATE_NOTAUTH, false, imap_cmd_authenticate},
+	/* Known in every state so that, after login, it is refused with its
+	 * own reason (CID-RST-2); unknown while not advertised (CID-RST-1). */
+	{"CLIENTID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+	 imap_cmd_clientid},
+};
+
+static const struct imap_command_def *
+imap_command_find(const struct imap_session *s, const char *name)
+{
+	for (size_t i = 0; i < sizeof(imap_commands) / sizeof(*imap_commands);
+	     i++) {
+		const struct imap_command_def *d = &imap_commands[i];
+		if (strcmp(d->name, name) != 0)
+			continue;
+		if ((d->states & s->state) == 0)
+			return NULL;
+		if (d->run == imap_cmd_clientid &&
+		    s->state == IMAP_STATE_NOTAUTH &&
+		    !imap_clientid_available(s))
+			return NULL;
+		return d;
+	}
+	return NULL;
+}
+
+struct imap_session *
+imap_session_new(const struct imap_session_config *cfg, bool tls)
+{
+	struct imap_session *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->state = IMAP_STATE_NOTAUTH;
+	s->tls = tls;
+	return s;
+}
+
+static void
+imap_session_drop_auth(struct imap_session *s)
+{
+	if (s->auth != NULL) {
+		explicit_bzero(s->auth, sizeof(*s->auth));
+		free(s->auth);
+		s->auth = NULL;
+	}
+}
+
+void
+imap_session_free(struct imap_session *s)
+{
+	if (s == NULL)
+		return;
+	imap_collect_free(&s->coll);
+	imap_session_drop_auth(s);
+	explicit_bzero(&s->clientid, sizeof(s->clientid));
+	free(s->user);
+	free(s);
+}
+
+bool
+imap_clientid_available(const struct imap_session *s)
+{
+	return s->cfg->clientid && s->tls && s->state == IMAP_STATE_NOTAUTH;
+}
+
+void
+imap_capabilities(const struct imap_session *s, struct buf *out)
+{
+	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+	if (s->state != IMAP_STATE_NOTAUTH)
+		return;
+	if (!s->tls && s->cfg->starttls)
+		buf_append_str(out, " STARTTLS");
+	if (!s->tls && !s->cfg->login_plaintext)
+		buf_append_str(out, " LOGINDISABLED");
+	else
+		buf_append_str(out, " AUTH=PLAIN");
+	if (imap_clientid_available(s))
+		buf_append_str(out, " CLIENTID");
+}
+
+void
+imap_session_greet(struct imap_session *s, struct buf *out)
+{
+	buf_append_str(out, "* OK [CAPABILITY ");
+	imap_capabilities(s, out);
+	buf_append_str(out, "] imapcid ready.\r\n");
+}
+
+void
+imap_session_bye(struct imap_session *s, struct buf *out, const char *text)
+{
+	buf_printf(out, "* BYE %s\r\n", text);
+	s->state = IMAP_STATE_LOGOUT;
+}
+
+static const struct imap_limits *
+imap_session_limits(const struct imap_session *s)
+{
+	return s->state == IMAP_STATE_NOTAUTH ? &s->cfg->preauth
+					      : &s->cfg->postauth;
+}
+
+/* Counts consecutive errors before login; too many end the connection. */
+enum imap_action
+imap_session_bad_tagged(struct imap_session *s, struct buf *out, const char *tag,
+		 const char *text)
+{
+	if (tag != NULL)
+		imap_write_tagged(out, tag, "BAD", NULL, text);
+	else
+		imap_write_untagged(out, text);
+	if (s->state == IMAP_STATE_NOTAUTH &&
+	    ++s->bad_count >= s->cfg->bad_max_preauth) {
+		imap_session_bye(s, out, "Too many invalid commands.");
+		return IMAP_ACTION_CLOSE;
+	}
+	return IMAP_ACTION_NONE;
+}
+
+enum imap_action
+imap_cmd_ok(struct imap_cmd_ctx *ctx, const char *code, const char *text)
+{
+	ctx->s->bad_count = 0;
+	imap_write_tagged(ctx->out, ctx->cmd.tag, "OK", code, text);
+	return IMAP_ACTION_NONE;
+}
+
+enum imap_action
+imap_cmd_no(struct imap_cmd_ctx *ctx, const char *code, const char *text)
+{
+	ctx->s->bad_count = 0;
+	imap_write_tagged(ctx->out, ctx->cmd.tag, "NO", code, text);
+	return IMAP_ACTION_NONE;
+}
+
+enum imap_action
+imap_cmd_bad(struct imap_cmd_ctx *ctx, const char *text)
+{
+	return imap_session_bad_tagged(ctx->s, ctx->out, ctx->cmd.tag, text);
+}
+
+bool
+imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args, size_t *count,
+	      enum imap_action *act)
+{
+	const char *err = NULL;
+	if (imap_parse_args(&ctx->arena, ctx->cmd.rest, ctx->cmd.rest_len,
+			    imap_session_limits(ctx->s)->nesting_max, args,
+			    count, &err))
+		return true;
+	char text[128];
+	snprintf(text, sizeof(text), "Error in IMAP command %s: %s.",
+		 ctx->cmd.name, err);
+	*act = imap_cmd_bad(ctx, text);
+	return false;
+}
+
+/* A browser or HTTP client that found our port: say so and go. */
+static bool
+imap_looks_like_http(const uint8_t *p, size_t n)
+{
+	static const char *const methods[] = {"GET ",	 "POST ",    "HEAD ",
+					      "PUT ",	 "DELETE ",  "OPTIONS ",
+					      "CONNECT ", "PATCH ",  "TRACE "};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++) {
+		size_t ml = strlen(methods[i]);
+		if (n >= ml && memcmp(p, methods[i], ml) == 0)
+			return memmem(p, n, " HTTP/", 6) != NULL;
+	}
+	return false;
+}
+
+/* A synchronizing literal was announced: accept it or refuse the command
+ * now, before the client sends its octets. */
+static enum imap_action
+imap_session_literal(struct imap_session *s, struct buf *out)
+{
+	struct imap_command cmd;
+	enum imap_head_status hs =
+		imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
+	const struct imap_command_def *def =
+		hs == IMAP_HEAD_OK ? imap_command_find(s, cmd.name) : NULL;
+	enum imap_action act = IMAP_ACTION_NONE;
+
+	if (hs == IMAP_HEAD_BAD_TAG) {
+		act = imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
+	} else if (def == NULL) {
+		act = imap_session_bad_tagged(s, out, cmd.tag, "Unknown command.");
+	} else if (!def->literals) {
+		char text[80];
+		snprintf(text, sizeof(text), "%s does not take a literal.",
+			 def->name);
+		act = imap_session_bad_tagged(s, out, cmd.tag, text);
+	} else {
+		buf_append_str(out, "+ OK\r\n");
+		imap_collect_accept(&s->coll);
+		return IMAP_ACTION_NONE;
+	}
+	imap_collect_reset(&s->coll);
+	return act;
+}
+
+static enum imap_action
+imap_session_literal_too_large(struct imap_session *s, struct buf *out)
+{
+	if (!s->coll.literal_sync) {
+		/* Its octets are on the way and we will not hold them. */
+		imap_session_bye(s, out, "Literal too large.");
+		return IMAP_ACTION_CLOSE;
+	}
+	struct imap_command cmd;
+	enum imap_head_status hs =
+		imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
+	imap_collect_reset(&s->coll);
+	if (hs == IMAP_HEAD_BAD_TAG)
+		return imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
+	return imap_session_bad_tagged(s, out, cmd.tag, "Literal too large.");
+}
+
+static enum imap_action
+imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
+		     unsigned literals)
+{
+	const uint8_t *p = s->coll.cmd.data;
+	size_t n = s->coll.cmd.len;
+
+	if (s->sasl_continue)
+		return imap_sasl_response(s, p, n, out);
+	if (n == 0)
+		return IMAP_ACTION_NONE; /* an empty line is no command */
+	if (!s->greeted_line) {
+		s->greeted_line = true;
+		if (imap_looks_like_http(p, n)) {
+			imap_session_bye(s, out, "This is an IMAP server.");
+			return IMAP_ACTION_CLOSE;
+		}
+	}
+
+	struct imap_cmd_ctx ctx = {.s = s, .literals = literals,
+				   .arena = ARENA_INIT, .in = in, .out = out};
+	enum imap_head_status hs = imap_parse_head(p, n, &ctx.cmd);
+	if (hs == IMAP_HEAD_BAD_TAG)
+		return imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
+	if (hs == IMAP_HEAD_BAD_NAME)
+		return imap_session_bad_tagged(s, out, ctx.cmd.tag,
+					"Missing or invalid command name.");
+	const struct imap_command_def *def = imap_command_find(s, ctx.cmd.name);
+	if (def == NULL)
+		return imap_session_bad_tagged(s, out, ctx.cmd.tag, "Unknown command.");
+	enum imap_action act = def->run(&ctx);
+	arena_free(&ctx.arena);
+	return act;
+}
+
+enum imap_action
+imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
+{
+	for (;;) {
+		if (s->state == IMAP_STATE_LOGOUT)
+			return IMAP_ACTION_CLOSE;
+		if (s->waiting || buf_used(in) == 0 ||
+		    buf_used(out) >= IMAP_OUTPUT_HIGH_WATER)
+			return IMAP_ACTION_NONE;
+
+		size_t consumed = 0;
+		enum imap_collect_status st =
+			imap_collect_feed(&s->coll, imap_session_limits(s),
+					  buf_head(in), buf_used(in), &consumed);
+		buf_consume(in, consumed);
+
+		enum imap_action act = IMAP_ACTION_NONE;
+		switch (st) {
+		case IMAP_COLLECT_MORE:
+			return IMAP_ACTION_NONE;
+		case IMAP_COLLECT_LITERAL:
+			act = imap_session_literal(s, out);
+			break;
+		case IMAP_COLLECT_LITERAL_TOO_LARGE:
+			act = imap_session_literal_too_large(s, out);
+			break;
+		case IMAP_COLLECT_LINE_TOO_LONG:
+			imap_session_bye(s, out, "Line too long.");
+			return IMAP_ACTION_CLOSE;
+		case IMAP_COLLECT_DONE:
+			act = imap_session_execute(s, in, out,
+						   s->coll.literals);
+			imap_collect_reset(&s->coll);
+			break;
+		}
+		if (act != IMAP_ACTION_NONE)
+			return act;
+	}
+}
+
+void
+imap_session_tls_started(struct imap_session *s)
+{
+	s->tls = true;
+	s->waiting = false;
+}
+
+struct auth_request *
+imap_session_auth_request(struct imap_session *s)
+{
+	return s->auth;
+}
+
+void
+imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
+		       struct buf *out)
+{
+	s->waiting = false;
+	if (res->ok) {
+		s->user = strdup(s->auth->user);
+		if (s->user == NULL) {
+			imap_write_tagged(out, s->pending_tag, "NO",
+					  "UNAVAILABLE", "Out of memory.");
+			imap_session_drop_auth(s);
+			return;
+		}
+		s->state = IMAP_STATE_AUTH;
+		s->bad_count = 0;
+		struct buf caps = BUF_INIT;
+		buf_append_str(&caps, "CAPABILITY ");
+		imap_capabilities(s, &caps);
+		buf_append(&caps, "", 1);
+		imap_write_tagged(out, s->pending_tag, "OK",
+				  (const char *)caps.data, "Logged in.");
+		buf_free(&caps);
+	} else {
+		/* The one answer for every refusal (CID-POL-2). */
+		imap_write_tagged(out, s->pending_tag, "NO",
+				  "AUTHENTICATIONFAILED",
+				  "Authentication failed.");
+	}
+	imap_session_drop_auth(s);
+}
+
+bool
+imap_session_authenticated(const struct imap_session *s)
+{
+	return s->state == IMAP_STATE_AUTH;
+}
+
+const char *
+imap_session_user(const struct imap_session *s)
+{
+	return s->user;
+}

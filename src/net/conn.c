@@ -1,0 +1,591 @@
+/*
+ * One client connection: socket and TLS I/O, buffering with back-pressure,
+ * and carrying out the actions its IMAP session asks for. Runs only on the
+ * I/O thread that accepted it.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "lib/log.h"
+
+/* Unprocessed input held per connection before reading pauses. */
+#define CONN_INPUT_MAX (16 * 1024)
+/* Bytes asked of read()/SSL_read() at a time: one full TLS record. */
+#define CONN_READ_CHUNK (16 * 1024)
+#define CONN_PEER_MAX	64
+
+struct conn_auth_job {
+	struct worker_job job;
+	struct conn *conn;
+	struct auth_request *req; /* owned by the session */
+	struct auth_result res;
+};
+
+struct conn {
+	struct io_thread *th;
+	struct conn *prev, *next;
+	int fd;
+	SSL *ssl;
+	struct event *ev;
+	short ev_flags;
+	struct event *delay_ev; /* only while an auth failure is delayed */
+	struct buf in, out;
+	struct imap_session *sess;
+	struct sockaddr_storage peer;
+	char peer_text[CONN_PEER_MAX];
+	const char *reject; /* BYE text instead of a greeting */
+	struct conn_auth_job *job;
+	bool handshaking;
+	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
+	bool starttls_pending; /* flush the OK, then handshake */
+	bool closing;	       /* flush, then close */
+	bool dead;	       /* closed; freed when its job returns */
+	bool counted_peer;     /* holds a slot in the per-address limit */
+	bool ssl_wants_read, ssl_wants_write;
+};
+
+static void conn_pump(struct conn *c);
+static void conn_update_events(struct conn *c, bool reset_timer);
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_set_peer_text(struct conn *c)
+{
+	char text[CONN_PEER_MAX];
+	listener_format((struct sockaddr *)&c->peer, text, sizeof(text));
+	/* The address alone: ports change with every connection. */
+	char *colon = strrchr(text, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	const char *s = text;
+	size_t n = strlen(s);
+	if (s[0] == '[' && n >= 2) {
+		s++;
+		n -= 2;
+	}
+	snprintf(c->peer_text, sizeof(c->peer_text), "%.*s", (int)n, s);
+}
+
+static void
+conn_release_peer(struct conn *c)
+{
+	if (c->counted_peer) {
+		peerlimit_release(c->th->srv->peers,
+				  (struct sockaddr *)&c->peer);
+		c->counted_peer = false;
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct io_thread *th = c->th;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		th->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	imap_session_free(c->sess);
+	free(c);
+	th->nconns--;
+	atomic_fetch_sub(&th->srv->nconns, 1);
+	if (th->shutting_down && th->nconns == 0)
+		event_base_loopexit(th->loop.base, NULL);
+}
+
+/* Closes the socket now; see conn_settle() for the memory. */
+static void
+conn_destroy(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	conn_release_peer(c);
+	if (c->ev != NULL) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->delay_ev != NULL) {
+		event_free(c->delay_ev);
+		c->delay_ev = NULL;
+	}
+	if (c->ssl != NULL) {
+		if (!c->handshaking)
+			SSL_shutdown(c->ssl); /* best effort, never waits */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	log_debug("disconnect: peer=%s user=%s", c->peer_text,
+		  c->sess && imap_session_user(c->sess)
+			  ? imap_session_user(c->sess)
+			  : "-");
+	if (c->job != NULL && c->job->job.run == NULL) {
+		/* the job is back and only its failure delay was pending */
+		free(c->job);
+		c->job = NULL;
+	}
+	/* The memory itself goes in conn_settle(), at the end of the event
+	 * that got us here, or when a job still in flight returns. */
+}
+
+/* Every entry point ends here: frees a dead connection, or re-arms it. */
+static void
+conn_settle(struct conn *c, bool reset_timer)
+{
+	if (!c->dead)
+		conn_update_events(c, reset_timer);
+	else if (c->job == NULL)
+		conn_free(c);
+}
+
+static uint64_t
+conn_timeout_ms(const struct conn *c)
+{
+	const struct server_options *o = &c->th->srv->opts;
+	return c->sess != NULL && imap_session_authenticated(c->sess)
+		       ? o->timeout_auth_ms
+		       : o->timeout_preauth_ms;
+}
+
+static void
+conn_update_events(struct conn *c, bool reset_timer)
+{
+	if (c->dead)
+		return;
+	short want = 0;
+	bool may_read = !c->closing && !c->starttls_pending &&
+			buf_used(&c->in) < CONN_INPUT_MAX;
+	if (c->handshaking ? c->ssl_wants_read || !c->ssl_wants_write
+			   : may_read || c->ssl_wants_read)
+		want |= EV_READ;
+	if (buf_used(&c->out) > 0 || c->ssl_wants_write)
+		want |= EV_WRITE;
+	if (want == c->ev_flags && !reset_timer)
+		return;
+	uint64_t ms = conn_timeout_ms(c);
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	if (want != c->ev_flags) {
+		event_del(c->ev);
+		event_assign(c->ev, c->th->loop.base, c->fd, want | EV_PERSIST,
+			     conn_event_cb, c);
+		c->ev_flags = want;
+	}
+	event_add(c->ev, &tv);
+}
+
+/* Reads what is available, up to the input cap. False: connection gone. */
+static bool
+conn_read(struct conn *c)
+{
+	c->ssl_wants_read = c->ssl_wants_write = false;
+	while (buf_used(&c->in) < CONN_INPUT_MAX) {
+		if (!buf_reserve(&c->in, CONN_READ_CHUNK))
+			return false;
+		uint8_t *dst = c->in.data + c->in.len;
+		ssize_t n;
+		if (c->ssl != NULL) {
+			int r = SSL_read(c->ssl, dst, CONN_READ_CHUNK);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					break;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					c->ssl_wants_write = true;
+					break;
+				}
+				ERR_clear_error();
+				return false;
+			}
+			n = r;
+		} else {
+			n = read(c->fd, dst, CONN_READ_CHUNK);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0)
+				return false;
+		}
+		c->in.len += (size_t)n;
+		if (c->ssl == NULL && (size_t)n < CONN_READ_CHUNK)
+			break;
+	}
+	if (buf_used(&c->in) == 0)
+		buf_free(&c->in); /* idle connections hold no buffer */
+	return true;
+}
+
+/* Writes what is buffered. False: connection gone. */
+static bool
+conn_write(struct conn *c)
+{
+	while (buf_used(&c->out) > 0) {
+		ssize_t n;
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, buf_head(&c->out),
+					  (int)(buf_used(&c->out) > INT32_MAX
+							? INT32_MAX
+							: buf_used(&c->out)));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE)
+					return true;
+				if (e == SSL_ERROR_WANT_READ) {
+					c->ssl_wants_read = true;
+					return true;
+				}
+				ERR_clear_error();
+				return false;
+			}
+			n = r;
+		} else {
+			n = write(c->fd, buf_head(&c->out), buf_used(&c->out));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return true;
+			if (n < 0)
+				return false;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	return true;
+}
+
+/* The first words on a connection: a greeting, or a BYE if refused. */
+static void
+conn_greet(struct conn *c)
+{
+	if (c->reject != NULL) {
+		imap_session_bye(c->sess, &c->out, c->reject);
+		c->closing = true;
+		return;
+	}
+	imap_session_greet(c->sess, &c->out);
+}
+
+static void
+conn_handshake(struct conn *c)
+{
+	c->ssl_wants_read = c->ssl_wants_write = false;
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshaking = false;
+		/* Implicit TLS greets now; STARTTLS greeted in plaintext. */
+		if (c->greet_after_tls) {
+			c->greet_after_tls = false;
+			conn_greet(c);
+		} else {
+			imap_session_tls_started(c->sess);
+		}
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		c->ssl_wants_read = true;
+	} else if (e == SSL_ERROR_WANT_WRITE) {
+		c->ssl_wants_write = true;
+	} else {
+		unsigned long ossl = ERR_peek_error();
+		log_debug("tls: handshake failed peer=%s: %s", c->peer_text,
+			  ossl ? ERR_reason_error_string(ossl) : "closed");
+		ERR_clear_error();
+		conn_destroy(c);
+	}
+}
+
+static void
+conn_auth_run(struct worker_job *job)
+{
+	struct conn_auth_job *j = (struct conn_auth_job *)job;
+	auth_verify(j->conn->th->srv->opts.auth, j->req, &j->res);
+}
+
+static void
+conn_auth_finish(struct conn *c)
+{
+	struct conn_auth_job *j = c->job;
+	c->job = NULL;
+	imap_session_auth_done(c->sess, &j->res, &c->out);
+	free(j);
+	if (imap_session_authenticated(c->sess))
+		conn_release_peer(c); /* the cap is for unauthenticated ones */
+	if (c->th->shutting_down && !c->closing) {
+		imap_session_bye(c->sess, &c->out, "Server shutting down.");
+		c->closing = true;
+	}
+	conn_pump(c);
+	conn_settle(c, true);
+}
+
+static void
+conn_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	event_free(c->delay_ev);
+	c->delay_ev = NULL;
+	conn_auth_finish(c);
+}
+
+static void
+conn_auth_done(struct ioloop_task *task)
+{
+	struct conn_auth_job *j = (struct conn_auth_job *)((char *)task -
+		offsetof(struct conn_auth_job, job.done));
+	struct conn *c = j->conn;
+	j->job.run = NULL; /* marks the job as returned */
+	if (c->dead) {
+		c->job = NULL;
+		free(j);
+		conn_settle(c, false);
+		return;
+	}
+	uint64_t delay = c->th->srv->opts.auth_failure_delay_ms;
+	if (!j->res.ok && delay > 0) {
+		/* Slow every failure alike, whatever its reason (CID-POL-2). */
+		c->delay_ev = evtimer_new(c->th->loop.base, conn_delay_cb, c);
+		struct timeval tv = {(time_t)(delay / 1000),
+				     (suseconds_t)(delay % 1000) * 1000};
+		if (c->delay_ev != NULL && evtimer_add(c->delay_ev, &tv) == 0)
+			return;
+	}
+	conn_auth_finish(c);
+}
+
+static void
+conn_auth_submit(struct conn *c)
+{
+	struct conn_auth_job *j = calloc(1, sizeof(*j));
+	struct auth_request *req = imap_session_auth_request(c->sess);
+	if (j == NULL) {
+		struct auth_result res = {false, "out of memory"};
+		imap_session_auth_done(c->sess, &res, &c->out);
+		return;
+	}
+	snprintf(req->peer, sizeof(req->peer), "%s", c->peer_text);
+	j->conn = c;
+	j->req = req;
+	j->job.run = conn_auth_run;
+	j->job.done.fn = conn_auth_done;
+	j->job.origin = &c->th->loop;
+	c->job = j;
+	workers_submit(c->th->srv->workers, &j->job);
+}
+
+static bool
+conn_start_tls(struct conn *c)
+{
+	c->ssl = tls_server_ssl(c->th->srv->opts.tls);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		ERR_clear_error();
+		return false;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->handshaking = true;
+	return true;
+}
+
+/*
+ * Moves the connection forward as far as it can go without waiting: runs
+ * the session on buffered input, carries out its actions, writes.
+ */
+static void
+conn_pump(struct conn *c)
+{
+	for (int round = 0; !c->dead; round++) {
+		if (c->handshaking) {
+			conn_handshake(c);
+			if (c->dead || c->handshaking)
+				return;
+		}
+		if (!c->closing && !c->starttls_pending && c->job == NULL) {
+			enum imap_action act =
+				imap_session_input(c->sess, &c->in, &c->out);
+			switch (act) {
+			case IMAP_ACTION_NONE:
+				break;
+			case IMAP_ACTION_STARTTLS:
+				c->starttls_pending = true;
+				break;
+			case IMAP_ACTION_AUTH:
+				conn_auth_submit(c);
+				break;
+			case IMAP_ACTION_CLOSE:
+				c->closing = true;
+				break;
+			}
+		}
+		if (!conn_write(c)) {
+			conn_destroy(c);
+			return;
+		}
+		if (buf_used(&c->out) > 0)
+			return; /* wait for the socket to drain */
+		if (c->closing) {
+			conn_destroy(c);
+			return;
+		}
+		if (c->starttls_pending) {
+			c->starttls_pending = false;
+			if (!conn_start_tls(c)) {
+				conn_destroy(c);
+				return;
+			}
+			continue;
+		}
+		/* TLS may hold decrypted bytes the socket will not signal. */
+		if (c->ssl != NULL && c->job == NULL && round < 64 &&
+		    SSL_pending(c->ssl) > 0 &&
+		    buf_used(&c->in) < CONN_INPUT_MAX) {
+			if (!conn_read(c)) {
+				conn_destroy(c);
+				return;
+			}
+			continue;
+		}
+		return;
+	}
+}
+
+static void
+conn_timeout(struct conn *c)
+{
+	if (c->closing || c->handshaking || c->sess == NULL) {
+		conn_destroy(c);
+		return;
+	}
+	if (c->job != NULL)
+		return; /* a password check is running; wait for it */
+	imap_session_bye(c->sess, &c->out, "Disconnected for inactivity.");
+	c->closing = true;
+	conn_pump(c);
+}
+
+static void
+conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	bool reset = false;
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c);
+	} else {
+		if (!c->handshaking && !c->closing &&
+		    ((what & EV_READ) || c->ssl_wants_read)) {
+			size_t before = buf_used(&c->in);
+			if (!conn_read(c)) {
+				conn_destroy(c);
+				conn_settle(c, false);
+				return;
+			}
+			reset = buf_used(&c->in) != before;
+		}
+		if (c->handshaking)
+			reset = true;
+		conn_pump(c);
+	}
+	conn_settle(c, reset);
+}
+
+void
+conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
+	    socklen_t peerlen, bool tls)
+{
+	struct server *srv = th->srv;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->th = th;
+	c->fd = fd;
+	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen
+							 : sizeof(c->peer));
+	conn_set_peer_text(c);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	c->next = th->conns;
+	if (th->conns != NULL)
+		th->conns->prev = c;
+	th->conns = c;
+	th->nconns++;
+	unsigned total = atomic_fetch_add(&srv->nconns, 1) + 1;
+
+	c->ev = event_new(th->loop.base, fd, 0, conn_event_cb, c);
+	c->sess = imap_session_new(&srv->opts.session, tls);
+	if (c->ev == NULL || c->sess == NULL) {
+		conn_destroy(c);
+		conn_settle(c, false);
+		return;
+	}
+	c->ev_flags = 0;
+	if (total > srv->opts.max_connections)
+		c->reject = "Too many connections.";
+	else if (!peerlimit_acquire(srv->peers, peer))
+		c->reject = "Too many connections from your address.";
+	else
+		c->counted_peer = true;
+	if (c->reject != NULL)
+		log_info("connect: peer=%s refused: %s", c->peer_text,
+			 c->reject);
+	else
+		log_debug("connect: peer=%s tls=%s", c->peer_text,
+			  tls ? "yes" : "no");
+
+	if (tls) {
+		c->greet_after_tls = true;
+		if (!conn_start_tls(c))
+			conn_destroy(c);
+	} else {
+		conn_greet(c);
+	}
+	if (!c->dead)
+		conn_pump(c);
+	conn_settle(c, true);
+}
+
+void
+conn_shutdown_all(struct io_thread *th)
+{
+	struct conn *c = th->conns;
+	while (c != NULL) {
+		struct conn *next = c->next;
+		if (c->dead) {
+			/* waiting for its job; nothing to say */
+		} else if (c->handshaking || c->starttls_pending) {
+			conn_destroy(c);
+		} else if (!c->closing && c->job == NULL) {
+			imap_session_bye(c->sess, &c->out,
+					 "Server shutting down.");
+			c->closing = true;
+			conn_pump(c);
+		}
+		conn_settle(c, false);
+		c = next;
+	}
+}
+
+void
+conn_close_all(struct io_thread *th)
+{
+	struct conn *c = th->conns;
+	while (c != NULL) {
+		struct conn *next = c->next;
+		conn_destroy(c);
+		if (c->job == NULL)
+			conn_free(c);
+		c = next;
+	}
+}
