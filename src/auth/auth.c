@@ -24,8 +24,8 @@ struct auth_service {
 
 struct auth_service *
 auth_service_new(const char *passdb_path, const char *dummy_scheme,
-		 const uint8_t *secret, size_t secret_len, char *err,
-		 size_t errlen)
+                 const uint8_t *secret, size_t secret_len, char *err,
+                 size_t errlen)
 {
 	struct auth_service *svc = calloc(1, sizeof(*svc));
 	if (svc == NULL || secret_len > AUTH_SECRET_MAX) {
@@ -39,9 +39,9 @@ auth_service_new(const char *passdb_path, const char *dummy_scheme,
 	svc->secret_len = secret_len;
 	if (svc->passdb_path == NULL ||
 	    !password_hash(dummy_scheme, "imapcid-dummy-password",
-			   svc->dummy_hash, sizeof(svc->dummy_hash))) {
+	                   svc->dummy_hash, sizeof(svc->dummy_hash))) {
 		snprintf(err, errlen, "cannot prepare password scheme %s",
-			 dummy_scheme);
+		         dummy_scheme);
 		auth_service_free(svc);
 		return NULL;
 	}
@@ -111,7 +111,7 @@ auth_sanitize(const char *in, char *out, size_t outlen)
 
 void
 auth_clientid_label(const struct auth_service *svc,
-		    const struct auth_request *req, char *out, size_t outlen)
+                    const struct auth_request *req, char *out, size_t outlen)
 {
 	if (!req->has_clientid) {
 		snprintf(out, outlen, "-");
@@ -124,13 +124,12 @@ auth_clientid_label(const struct auth_service *svc,
 
 void
 auth_verify(struct auth_service *svc, const struct auth_request *req,
-	    struct auth_result *res)
+            struct auth_result *res)
 {
 	struct passdb *db = auth_db_get(svc);
 	const char *stored = passdb_lookup(db, req->user);
-	enum password_result pr =
-		password_verify(stored ? stored : svc->dummy_hash,
-				req->password);
+	enum password_result pr = password_verify(
+	        stored ? stored : svc->dummy_hash, req->password);
 	res->ok = false;
 	if (stored == NULL)
 		res->reason = "unknown user";
@@ -149,9 +148,9 @@ auth_verify(struct auth_service *svc, const struct auth_request *req,
 	auth_clientid_label(svc, req, cid, sizeof(cid));
 	if (res->ok)
 		log_info("auth: user=%s peer=%s mech=%s clientid=%s result=ok",
-			 user, req->peer, req->mech, cid);
+		         user, req->peer, req->mech, cid);
 	else
 		log_info("auth: user=%s peer=%s mech=%s clientid=%s "
-			 "result=fail reason=\"%s\"",
-			 user, req->peer, req->mech, cid, res->reason);
+		         "result=fail reason=\"%s\"",
+		         user, req->peer, req->mech, cid, res->reason);
 }

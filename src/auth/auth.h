@@ -35,20 +35,20 @@ struct auth_result {
 struct auth_service;
 
 struct auth_service *auth_service_new(const char *passdb_path,
-				      const char *dummy_scheme,
-				      const uint8_t *secret, size_t secret_len,
-				      char *err, size_t errlen);
+                                      const char *dummy_scheme,
+                                      const uint8_t *secret, size_t secret_len,
+                                      char *err, size_t errlen);
 /* Loads the password file again; the old snapshot stays on failure. */
 bool auth_service_reload(struct auth_service *svc, char *err, size_t errlen);
 void auth_service_free(struct auth_service *svc);
 
 /* Thread-safe. Wipes nothing: the caller owns and wipes the request. */
 void auth_verify(struct auth_service *svc, const struct auth_request *req,
-		 struct auth_result *res);
+                 struct auth_result *res);
 
 /* "TYPE/fp=0123456789abcdef" or "-", for logs (CID-PRV-2). */
 void auth_clientid_label(const struct auth_service *svc,
-			 const struct auth_request *req, char *out,
-			 size_t outlen);
+                         const struct auth_request *req, char *out,
+                         size_t outlen);
 
 #endif

@@ -45,7 +45,7 @@ static int
 passdb_entry_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct passdb_entry *)a)->user,
-		      ((const struct passdb_entry *)b)->user);
+	              ((const struct passdb_entry *)b)->user);
 }
 
 static void
@@ -53,7 +53,8 @@ passdb_free(struct passdb *db)
 {
 	for (size_t i = 0; i < db->count; i++) {
 		free(db->entries[i].user);
-		explicit_bzero(db->entries[i].hash, strlen(db->entries[i].hash));
+		explicit_bzero(db->entries[i].hash,
+		               strlen(db->entries[i].hash));
 		free(db->entries[i].hash);
 	}
 	free(db->entries);
@@ -103,7 +104,7 @@ passdb_load(const char *path, char *err, size_t errlen)
 			line[--n] = '\0';
 		else if (!feof(f)) {
 			snprintf(err, errlen, "%s:%u: line too long", path,
-				 lineno);
+			         lineno);
 			ok = false;
 			break;
 		}
@@ -115,13 +116,14 @@ passdb_load(const char *path, char *err, size_t errlen)
 		if (!passdb_split_line(line, &user, &hash) ||
 		    !passdb_user_valid(user)) {
 			snprintf(err, errlen, "%s:%u: not a user:password line",
-				 path, lineno);
+			         path, lineno);
 			ok = false;
 			break;
 		}
 		if (db->count == cap) {
 			cap = cap ? cap * 2 : 16;
-			void *p = realloc(db->entries, cap * sizeof(*db->entries));
+			void *p = realloc(db->entries,
+			                  cap * sizeof(*db->entries));
 			if (p == NULL) {
 				ok = false;
 				break;
@@ -177,8 +179,8 @@ passdb_lookup(const struct passdb *db, const char *user)
 	passdb_lower(key);
 	struct passdb_entry probe = {key, NULL};
 	const struct passdb_entry *e =
-		bsearch(&probe, db->entries, db->count, sizeof(*db->entries),
-			passdb_entry_cmp);
+	        bsearch(&probe, db->entries, db->count, sizeof(*db->entries),
+	                passdb_entry_cmp);
 	return e ? e->hash : NULL;
 }
 
@@ -205,12 +207,12 @@ passdb_line_is_user(const char *line, const char *user)
 
 bool
 passdb_file_edit(const char *path, enum passdb_edit edit, const char *user,
-		 const char *hash, char *err, size_t errlen)
+                 const char *hash, char *err, size_t errlen)
 {
 	char tmp[4096], lockpath[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp) ||
 	    (size_t)snprintf(lockpath, sizeof(lockpath), "%s.lock", path) >=
-		    sizeof(lockpath)) {
+	            sizeof(lockpath)) {
 		snprintf(err, errlen, "path too long");
 		return false;
 	}
@@ -245,7 +247,8 @@ passdb_file_edit(const char *path, enum passdb_edit edit, const char *user,
 					char *rest = strchr(line, ':');
 					rest = strchr(rest + 1, ':');
 					ok = buf_printf(&out, "%s:%s%s", user,
-							hash, rest ? rest : "\n");
+					                hash,
+					                rest ? rest : "\n");
 					continue;
 				}
 			}
@@ -269,8 +272,9 @@ passdb_file_edit(const char *path, enum passdb_edit edit, const char *user,
 	}
 	if (ok) {
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      mode);
-		ok = fd >= 0 && write(fd, out.data, out.len) == (ssize_t)out.len &&
+		              mode);
+		ok = fd >= 0 &&
+		     write(fd, out.data, out.len) == (ssize_t)out.len &&
 		     fsync(fd) == 0;
 		if (fd >= 0 && close(fd) != 0)
 			ok = false;

@@ -37,8 +37,7 @@ enum passdb_edit {
  * lock, keeping every other line as it was. Creates the file (mode 0600) if
  * missing for ADD.
  */
-bool passdb_file_edit(const char *path, enum passdb_edit edit,
-		      const char *user, const char *hash, char *err,
-		      size_t errlen);
+bool passdb_file_edit(const char *path, enum passdb_edit edit, const char *user,
+                      const char *hash, char *err, size_t errlen);
 
 #endif

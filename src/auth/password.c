@@ -14,13 +14,13 @@
  * ARGON2ID cost for new hashes: OWASP's minimum (19 MiB, 2 passes), a
  * balance between brute-force cost and login latency on small machines.
  */
-#define PASSWORD_ARGON2_T_COST	2
-#define PASSWORD_ARGON2_M_COST	19456
-#define PASSWORD_ARGON2_LANES	1
-#define PASSWORD_ARGON2_SALT	16
+#define PASSWORD_ARGON2_T_COST  2
+#define PASSWORD_ARGON2_M_COST  19456
+#define PASSWORD_ARGON2_LANES   1
+#define PASSWORD_ARGON2_SALT    16
 #define PASSWORD_ARGON2_HASHLEN 32
-#define PASSWORD_SHA512_ROUNDS	5000 /* crypt(3)'s and Dovecot's default */
-#define PASSWORD_BCRYPT_COST	10
+#define PASSWORD_SHA512_ROUNDS  5000 /* crypt(3)'s and Dovecot's default */
+#define PASSWORD_BCRYPT_COST    10
 
 static bool
 password_eq(const char *a, const char *b)
@@ -40,7 +40,7 @@ password_verify_crypt(const char *hash, const char *plain)
 	if (out == NULL || out[0] == '*')
 		return PASSWORD_BAD_SCHEME;
 	enum password_result r =
-		password_eq(out, hash) ? PASSWORD_OK : PASSWORD_MISMATCH;
+	        password_eq(out, hash) ? PASSWORD_OK : PASSWORD_MISMATCH;
 	explicit_bzero(&data, sizeof(data));
 	return r;
 }
@@ -82,18 +82,18 @@ password_verify(const char *stored, const char *plain)
 	if (strcasecmp(scheme, "PLAIN") == 0 ||
 	    strcasecmp(scheme, "CLEARTEXT") == 0)
 		return password_eq(data, plain) ? PASSWORD_OK
-						: PASSWORD_MISMATCH;
+		                                : PASSWORD_MISMATCH;
 	if (strcasecmp(scheme, "SHA512-CRYPT") == 0)
 		return strncmp(data, "$6$", 3) == 0
-			       ? password_verify_crypt(data, plain)
-			       : PASSWORD_BAD_SCHEME;
+		               ? password_verify_crypt(data, plain)
+		               : PASSWORD_BAD_SCHEME;
 	if (strcasecmp(scheme, "BLF-CRYPT") == 0)
 		return strncmp(data, "$2", 2) == 0
-			       ? password_verify_crypt(data, plain)
-			       : PASSWORD_BAD_SCHEME;
+		               ? password_verify_crypt(data, plain)
+		               : PASSWORD_BAD_SCHEME;
 	if (strcasecmp(scheme, "CRYPT") == 0)
 		return data[0] == '$' ? password_verify_crypt(data, plain)
-				      : PASSWORD_BAD_SCHEME;
+		                      : PASSWORD_BAD_SCHEME;
 	if (strcasecmp(scheme, "ARGON2ID") == 0)
 		return password_verify_argon2(data, plain, Argon2_id);
 	if (strcasecmp(scheme, "ARGON2I") == 0)
@@ -105,7 +105,7 @@ bool
 password_scheme_valid(const char *name)
 {
 	static const char *const schemes[] = {"ARGON2ID", "SHA512-CRYPT",
-					      "BLF-CRYPT", "PLAIN"};
+	                                      "BLF-CRYPT", "PLAIN"};
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
 		if (strcasecmp(name, schemes[i]) == 0)
 			return true;
@@ -114,17 +114,17 @@ password_scheme_valid(const char *name)
 
 static bool
 password_hash_crypt(const char *prefix, unsigned long count, const char *plain,
-		    const char *scheme, char *out, size_t outlen)
+                    const char *scheme, char *out, size_t outlen)
 {
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data data;
 	if (crypt_gensalt_rn(prefix, count, NULL, 0, setting,
-			     sizeof(setting)) == NULL)
+	                     sizeof(setting)) == NULL)
 		return false;
 	memset(&data, 0, sizeof(data));
 	const char *h = crypt_r(plain, setting, &data);
 	bool ok = h != NULL && h[0] != '*' &&
-		  (size_t)snprintf(out, outlen, "{%s}%s", scheme, h) < outlen;
+	          (size_t)snprintf(out, outlen, "{%s}%s", scheme, h) < outlen;
 	explicit_bzero(&data, sizeof(data));
 	return ok;
 }
@@ -137,20 +137,20 @@ password_hash(const char *scheme, const char *plain, char *out, size_t outlen)
 		       outlen;
 	if (strcasecmp(scheme, "SHA512-CRYPT") == 0)
 		return password_hash_crypt("$6$", PASSWORD_SHA512_ROUNDS, plain,
-					   "SHA512-CRYPT", out, outlen);
+		                           "SHA512-CRYPT", out, outlen);
 	if (strcasecmp(scheme, "BLF-CRYPT") == 0)
 		return password_hash_crypt("$2y$", PASSWORD_BCRYPT_COST, plain,
-					   "BLF-CRYPT", out, outlen);
+		                           "BLF-CRYPT", out, outlen);
 	if (strcasecmp(scheme, "ARGON2ID") == 0) {
 		uint8_t salt[PASSWORD_ARGON2_SALT];
 		char enc[PASSWORD_HASH_MAX];
 		if (RAND_bytes(salt, sizeof(salt)) != 1)
 			return false;
 		if (argon2id_hash_encoded(
-			    PASSWORD_ARGON2_T_COST, PASSWORD_ARGON2_M_COST,
-			    PASSWORD_ARGON2_LANES, plain, strlen(plain), salt,
-			    sizeof(salt), PASSWORD_ARGON2_HASHLEN, enc,
-			    sizeof(enc)) != ARGON2_OK)
+		            PASSWORD_ARGON2_T_COST, PASSWORD_ARGON2_M_COST,
+		            PASSWORD_ARGON2_LANES, plain, strlen(plain), salt,
+		            sizeof(salt), PASSWORD_ARGON2_HASHLEN, enc,
+		            sizeof(enc)) != ARGON2_OK)
 			return false;
 		return (size_t)snprintf(out, outlen, "{ARGON2ID}%s", enc) <
 		       outlen;

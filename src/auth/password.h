@@ -21,6 +21,6 @@ bool password_scheme_valid(const char *name);
 
 /* Writes "{SCHEME}data" for a fresh random salt. False on failure. */
 bool password_hash(const char *scheme, const char *plain, char *out,
-		   size_t outlen);
+                   size_t outlen);
 
 #endif

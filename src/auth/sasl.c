@@ -19,14 +19,14 @@ sasl_take(const uint8_t **p, const uint8_t *end, char *out, bool last)
 
 bool
 sasl_plain_decode(const uint8_t *msg, size_t len,
-		  char authzid[SASL_FIELD_MAX + 1],
-		  char authcid[SASL_FIELD_MAX + 1],
-		  char passwd[SASL_FIELD_MAX + 1])
+                  char authzid[SASL_FIELD_MAX + 1],
+                  char authcid[SASL_FIELD_MAX + 1],
+                  char passwd[SASL_FIELD_MAX + 1])
 {
 	const uint8_t *p = msg, *end = msg + len;
 	bool ok = sasl_take(&p, end, authzid, false) &&
-		  sasl_take(&p, end, authcid, false) &&
-		  sasl_take(&p, end, passwd, true) && authcid[0] != '\0';
+	          sasl_take(&p, end, authcid, false) &&
+	          sasl_take(&p, end, passwd, true) && authcid[0] != '\0';
 	if (!ok)
 		explicit_bzero(passwd, SASL_FIELD_MAX + 1);
 	return ok;

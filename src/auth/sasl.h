@@ -14,8 +14,8 @@
  * the two separators, an empty authcid or an over-long field is an error.
  */
 bool sasl_plain_decode(const uint8_t *msg, size_t len,
-		       char authzid[SASL_FIELD_MAX + 1],
-		       char authcid[SASL_FIELD_MAX + 1],
-		       char passwd[SASL_FIELD_MAX + 1]);
+                       char authzid[SASL_FIELD_MAX + 1],
+                       char authcid[SASL_FIELD_MAX + 1],
+                       char passwd[SASL_FIELD_MAX + 1]);
 
 #endif

@@ -20,7 +20,7 @@ cid_is_vchar(uint8_t c)
 
 bool
 cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
-	  const char **err)
+          const char **err)
 {
 	if (len == 0 || args[0] != ' ') {
 		*err = "expected a type and a token";
@@ -79,8 +79,8 @@ cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
 
 void
 cid_fingerprint(const uint8_t *secret, size_t secret_len,
-		const struct cid_identity *id,
-		char out[CID_FINGERPRINT_LEN + 1])
+                const struct cid_identity *id,
+                char out[CID_FINGERPRINT_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t msg[CID_TYPE_MAX + 1 + CID_TOKEN_MAX];

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CID_TYPE_MAX	   16
-#define CID_TOKEN_MAX	   128
+#define CID_TYPE_MAX        16
+#define CID_TOKEN_MAX       128
 #define CID_FINGERPRINT_LEN 16 /* hex digits: 64 bits of an HMAC */
 
 struct cid_identity {
@@ -28,7 +28,7 @@ struct cid_identity {
  * it (CID-SYN-3). On error returns false and a message without a final dot.
  */
 bool cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
-	       const char **err);
+               const char **err);
 
 /*
  * A short, stable, non-reversible name for an identity, safe to log and to
@@ -36,7 +36,7 @@ bool cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
  * type NUL token).
  */
 void cid_fingerprint(const uint8_t *secret, size_t secret_len,
-		     const struct cid_identity *id,
-		     char out[CID_FINGERPRINT_LEN + 1]);
+                     const struct cid_identity *id,
+                     char out[CID_FINGERPRINT_LEN + 1]);
 
 #endif

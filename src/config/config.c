@@ -13,7 +13,7 @@ enum config_type {
 	CONFIG_STRING,
 	CONFIG_BOOL,
 	CONFIG_UINT,
-	CONFIG_SIZE,	 /* bytes, with k/M/G suffixes */
+	CONFIG_SIZE,     /* bytes, with k/M/G suffixes */
 	CONFIG_DURATION, /* milliseconds, with ms/s/m/h suffixes */
 };
 
@@ -22,58 +22,59 @@ struct config_key {
 	enum config_type type;
 	size_t offset;
 	const char *def;
-	uint64_t min, max;     /* numeric bounds */
+	uint64_t min, max;          /* numeric bounds */
 	const char *const *choices; /* allowed strings, NULL-terminated */
 };
 
 static const char *const config_tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const config_logs[] = {"stderr", "syslog", NULL};
 static const char *const config_levels[] = {"error", "warn", "info", "debug",
-					    NULL};
+                                            NULL};
 static const char *const config_schemes[] = {"ARGON2ID", "SHA512-CRYPT",
-					     "BLF-CRYPT", "PLAIN", NULL};
+                                             "BLF-CRYPT", "PLAIN", NULL};
 static const char *const config_facilities[] = {
-	"mail", "daemon", "auth", "local0", "local1", "local2", "local3",
-	"local4", "local5", "local6", "local7", NULL};
+        "mail",   "daemon", "auth",   "local0", "local1", "local2",
+        "local3", "local4", "local5", "local6", "local7", NULL};
 
 #define K(n, t, d, lo, hi, ch)                                                 \
-	{#n, t, offsetof(struct config, n), d, lo, hi, ch}
-#define KIB 1024ull
-#define MIB (1024ull * 1024)
+	{                                                                      \
+#n, t, offsetof(struct config, n), d, lo, hi, ch               \
+	}
+#define KIB     1024ull
+#define MIB     (1024ull * 1024)
 #define HOUR_MS (3600ull * 1000)
 
 static const struct config_key config_keys[] = {
-	K(listen_imap, CONFIG_STRING, "127.0.0.1:143", 0, 0, NULL),
-	K(listen_imaps, CONFIG_STRING, "127.0.0.1:993", 0, 0, NULL),
-	K(tls_cert, CONFIG_STRING, "cert.pem", 0, 0, NULL),
-	K(tls_key, CONFIG_STRING, "key.pem", 0, 0, NULL),
-	K(tls_min_version, CONFIG_STRING, "1.2", 0, 0, config_tls_versions),
-	K(passdb_file, CONFIG_STRING, "passwd", 0, 0, NULL),
-	K(default_pass_scheme, CONFIG_STRING, "ARGON2ID", 0, 0,
-	  config_schemes),
-	K(mail_dir, CONFIG_STRING, "mail", 0, 0, NULL),
-	K(state_dir, CONFIG_STRING, "state", 0, 0, NULL),
-	K(clientid, CONFIG_BOOL, "yes", 0, 0, NULL),
-	K(login_plaintext, CONFIG_BOOL, "no", 0, 0, NULL),
-	K(auth_failure_delay, CONFIG_DURATION, "2s", 0, 60000, NULL),
-	K(io_threads, CONFIG_UINT, "0", 0, 64, NULL),
-	K(auth_workers, CONFIG_UINT, "0", 0, 256, NULL),
-	K(log, CONFIG_STRING, "stderr", 0, 0, config_logs),
-	K(log_level, CONFIG_STRING, "info", 0, 0, config_levels),
-	K(syslog_facility, CONFIG_STRING, "mail", 0, 0, config_facilities),
-	K(max_connections, CONFIG_UINT, "10000", 1, 1000000, NULL),
-	K(max_connections_per_ip, CONFIG_UINT, "1000", 1, 1000000, NULL),
-	K(limit_line_preauth, CONFIG_SIZE, "4k", 256, 64 * KIB, NULL),
-	K(limit_line, CONFIG_SIZE, "64k", 1 * KIB, 16 * MIB, NULL),
-	K(limit_literal_preauth, CONFIG_SIZE, "4k", 0, 64 * KIB, NULL),
-	K(limit_literal, CONFIG_SIZE, "64k", 0, 1024 * MIB, NULL),
-	K(limit_nesting_preauth, CONFIG_UINT, "4", 1, 16, NULL),
-	K(limit_nesting, CONFIG_UINT, "32", 1, 256, NULL),
-	K(limit_bad_commands_preauth, CONFIG_UINT, "3", 1, 1000, NULL),
-	K(timeout_preauth, CONFIG_DURATION, "60s", 1000, HOUR_MS, NULL),
-	K(timeout_auth, CONFIG_DURATION, "30m", 1000, 24 * HOUR_MS, NULL),
-	K(shutdown_timeout, CONFIG_DURATION, "10s", 0, HOUR_MS, NULL),
-	K(user, CONFIG_STRING, "", 0, 0, NULL),
+        K(listen_imap, CONFIG_STRING, "127.0.0.1:143", 0, 0, NULL),
+        K(listen_imaps, CONFIG_STRING, "127.0.0.1:993", 0, 0, NULL),
+        K(tls_cert, CONFIG_STRING, "cert.pem", 0, 0, NULL),
+        K(tls_key, CONFIG_STRING, "key.pem", 0, 0, NULL),
+        K(tls_min_version, CONFIG_STRING, "1.2", 0, 0, config_tls_versions),
+        K(passdb_file, CONFIG_STRING, "passwd", 0, 0, NULL),
+        K(default_pass_scheme, CONFIG_STRING, "ARGON2ID", 0, 0, config_schemes),
+        K(mail_dir, CONFIG_STRING, "mail", 0, 0, NULL),
+        K(state_dir, CONFIG_STRING, "state", 0, 0, NULL),
+        K(clientid, CONFIG_BOOL, "yes", 0, 0, NULL),
+        K(login_plaintext, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(auth_failure_delay, CONFIG_DURATION, "2s", 0, 60000, NULL),
+        K(io_threads, CONFIG_UINT, "0", 0, 64, NULL),
+        K(auth_workers, CONFIG_UINT, "0", 0, 256, NULL),
+        K(log, CONFIG_STRING, "stderr", 0, 0, config_logs),
+        K(log_level, CONFIG_STRING, "info", 0, 0, config_levels),
+        K(syslog_facility, CONFIG_STRING, "mail", 0, 0, config_facilities),
+        K(max_connections, CONFIG_UINT, "10000", 1, 1000000, NULL),
+        K(max_connections_per_ip, CONFIG_UINT, "1000", 1, 1000000, NULL),
+        K(limit_line_preauth, CONFIG_SIZE, "4k", 256, 64 * KIB, NULL),
+        K(limit_line, CONFIG_SIZE, "64k", 1 * KIB, 16 * MIB, NULL),
+        K(limit_literal_preauth, CONFIG_SIZE, "4k", 0, 64 * KIB, NULL),
+        K(limit_literal, CONFIG_SIZE, "64k", 0, 1024 * MIB, NULL),
+        K(limit_nesting_preauth, CONFIG_UINT, "4", 1, 16, NULL),
+        K(limit_nesting, CONFIG_UINT, "32", 1, 256, NULL),
+        K(limit_bad_commands_preauth, CONFIG_UINT, "3", 1, 1000, NULL),
+        K(timeout_preauth, CONFIG_DURATION, "60s", 1000, HOUR_MS, NULL),
+        K(timeout_auth, CONFIG_DURATION, "30m", 1000, 24 * HOUR_MS, NULL),
+        K(shutdown_timeout, CONFIG_DURATION, "10s", 0, HOUR_MS, NULL),
+        K(user, CONFIG_STRING, "", 0, 0, NULL),
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -90,13 +91,13 @@ config_find(const char *name)
 static bool
 config_parse_bool(const char *v, bool *out)
 {
-	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
-	    !strcasecmp(v, "on")) {
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on")) {
 		*out = true;
 		return true;
 	}
-	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
-	    !strcasecmp(v, "off")) {
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+	    !strcmp(v, "0") || !strcasecmp(v, "off")) {
 		*out = false;
 		return true;
 	}
@@ -106,7 +107,7 @@ config_parse_bool(const char *v, bool *out)
 /* A number with an optional unit suffix scaled by the table given. */
 static bool
 config_parse_scaled(const char *v, const char *const *units,
-		    const uint64_t *scale, uint64_t *out)
+                    const uint64_t *scale, uint64_t *out)
 {
 	if (!isdigit((unsigned char)v[0]))
 		return false;
@@ -161,8 +162,9 @@ config_set(struct config *cfg, const struct config_key *k, const char *v)
 		*(char **)field = copy;
 		return NULL;
 	case CONFIG_BOOL:
-		return config_parse_bool(v, (bool *)field) ? NULL
-							   : "expected yes or no";
+		return config_parse_bool(v, (bool *)field)
+		               ? NULL
+		               : "expected yes or no";
 	case CONFIG_UINT:
 	case CONFIG_SIZE:
 	case CONFIG_DURATION:
@@ -173,7 +175,8 @@ config_set(struct config *cfg, const struct config_key *k, const char *v)
 				return "expected a whole number";
 		} else if (k->type == CONFIG_SIZE) {
 			if (!config_parse_scaled(v, size_units, size_scale, &n))
-				return "expected a size (bytes, or with k, M, G)";
+				return "expected a size (bytes, or with k, M, "
+				       "G)";
 		} else if (!config_parse_scaled(v, dur_units, dur_scale, &n)) {
 			return "expected a duration (seconds, or with ms, s, "
 			       "m, h)";
@@ -265,14 +268,15 @@ config_dirname(const char *path)
 
 struct config *
 config_load(const char *path, char *const *overrides, size_t noverrides,
-	    FILE *errf)
+            FILE *errf)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL)
 		return NULL;
 	int errors = 0;
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
-		if (config_set(cfg, &config_keys[i], config_keys[i].def) != NULL)
+		if (config_set(cfg, &config_keys[i], config_keys[i].def) !=
+		    NULL)
 			errors++;
 	cfg->path = path ? strdup(path) : NULL;
 	cfg->dir = config_dirname(path);
@@ -314,20 +318,20 @@ config_dump(const struct config *cfg, FILE *out)
 		switch (k->type) {
 		case CONFIG_STRING:
 			fprintf(out, "%s = %s\n", k->name,
-				*(char *const *)field);
+			        *(char *const *)field);
 			break;
 		case CONFIG_BOOL:
 			fprintf(out, "%s = %s\n", k->name,
-				*(const bool *)field ? "yes" : "no");
+			        *(const bool *)field ? "yes" : "no");
 			break;
 		case CONFIG_DURATION:
 			fprintf(out, "%s = %llums\n", k->name,
-				(unsigned long long)*(const uint64_t *)field);
+			        (unsigned long long)*(const uint64_t *)field);
 			break;
 		case CONFIG_UINT:
 		case CONFIG_SIZE:
 			fprintf(out, "%s = %llu\n", k->name,
-				(unsigned long long)*(const uint64_t *)field);
+			        (unsigned long long)*(const uint64_t *)field);
 			break;
 		}
 	}

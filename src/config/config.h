@@ -25,10 +25,10 @@ struct config {
 	char *mail_dir, *state_dir;
 	bool clientid;
 	bool login_plaintext;
-	uint64_t auth_failure_delay; /* ms */
+	uint64_t auth_failure_delay;       /* ms */
 	uint64_t io_threads, auth_workers; /* 0: one per core */
-	char *log;	 /* "stderr" or "syslog" */
-	char *log_level; /* error warn info debug */
+	char *log;                         /* "stderr" or "syslog" */
+	char *log_level;                   /* error warn info debug */
 	char *syslog_facility;
 	uint64_t max_connections, max_connections_per_ip;
 	uint64_t limit_line_preauth, limit_line;
@@ -45,7 +45,7 @@ struct config {
  * message" and counted; returns NULL if there was any.
  */
 struct config *config_load(const char *path, char *const *overrides,
-			   size_t noverrides, FILE *errf);
+                           size_t noverrides, FILE *errf);
 void config_free(struct config *cfg);
 /* Every key with its effective value, one "key = value" a line, sorted as
  * in the table. */

@@ -12,12 +12,12 @@ static void
 ctl_usage(FILE *f)
 {
 	fprintf(f, "usage: imapcidctl [-c FILE] COMMAND ...\n"
-		   "commands:\n"
-		   "  user add [-s SCHEME] USER     add an account\n"
-		   "  user passwd [-s SCHEME] USER  change its password\n"
-		   "  user del USER                 remove an account\n"
-		   "  user list                     list accounts\n"
-		   "See imapcidctl(8).\n");
+	           "commands:\n"
+	           "  user add [-s SCHEME] USER     add an account\n"
+	           "  user passwd [-s SCHEME] USER  change its password\n"
+	           "  user del USER                 remove an account\n"
+	           "  user list                     list accounts\n"
+	           "See imapcidctl(8).\n");
 }
 
 int

@@ -59,7 +59,7 @@ ctl_get_password(char *buf, size_t len)
 		       strlen(buf) >= CTL_PASSWORD_MIN;
 	char again[SASL_FIELD_MAX + 2];
 	bool ok = ctl_prompt(stdin, "Password: ", buf, len) &&
-		  ctl_prompt(stdin, "Again: ", again, sizeof(again));
+	          ctl_prompt(stdin, "Again: ", again, sizeof(again));
 	if (ok && strcmp(buf, again) != 0) {
 		fprintf(stderr, "imapcidctl: passwords differ\n");
 		ok = false;
@@ -70,7 +70,7 @@ ctl_get_password(char *buf, size_t len)
 
 static int
 ctl_user_set(const char *passdb, const char *scheme, const char *user,
-	     enum passdb_edit edit)
+             enum passdb_edit edit)
 {
 	char pass[SASL_FIELD_MAX + 2], hash[PASSWORD_HASH_MAX], err[512];
 	if (!passdb_user_valid(user)) {
@@ -101,11 +101,11 @@ static void
 ctl_user_usage(void)
 {
 	fprintf(stderr,
-		"usage: imapcidctl -c FILE user add [-s SCHEME] USER\n"
-		"       imapcidctl -c FILE user passwd [-s SCHEME] USER\n"
-		"       imapcidctl -c FILE user del USER\n"
-		"       imapcidctl -c FILE user list\n"
-		"The password is read from the terminal, or from stdin.\n");
+	        "usage: imapcidctl -c FILE user add [-s SCHEME] USER\n"
+	        "       imapcidctl -c FILE user passwd [-s SCHEME] USER\n"
+	        "       imapcidctl -c FILE user del USER\n"
+	        "       imapcidctl -c FILE user list\n"
+	        "The password is read from the terminal, or from stdin.\n");
 }
 
 int
@@ -124,7 +124,7 @@ ctl_user(const struct config *cfg, int argc, char **argv)
 		argv += 2;
 		if (!password_scheme_valid(scheme)) {
 			fprintf(stderr, "imapcidctl: unknown scheme %s\n",
-				scheme);
+			        scheme);
 			return 2;
 		}
 	}
@@ -148,9 +148,9 @@ ctl_user(const struct config *cfg, int argc, char **argv)
 		status = ctl_user_set(passdb, scheme, argv[0], PASSDB_EDIT_SET);
 	} else if (strcmp(verb, "del") == 0 && argc == 1) {
 		status = passdb_file_edit(passdb, PASSDB_EDIT_DELETE, argv[0],
-					  NULL, err, sizeof(err))
-				 ? 0
-				 : 1;
+		                          NULL, err, sizeof(err))
+		                 ? 0
+		                 : 1;
 		if (status != 0)
 			fprintf(stderr, "imapcidctl: %s\n", err);
 	} else {
@@ -158,7 +158,7 @@ ctl_user(const struct config *cfg, int argc, char **argv)
 	}
 	if (status == 0 && strcmp(verb, "list") != 0)
 		fprintf(stderr, "imapcidctl: done; send SIGHUP to imapcidd "
-				"to apply\n");
+		                "to apply\n");
 	free(passdb);
 	return status;
 }

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "auth/auth.h"
+#include "daemon/demo.h"
 #include "daemon/secret.h"
 #include "lib/log.h"
 #include "net/server.h"
@@ -36,12 +37,12 @@ daemon_facility(const char *name)
 		const char *name;
 		int value;
 	} facilities[] = {
-		{"mail", LOG_MAIL},	{"daemon", LOG_DAEMON},
-		{"auth", LOG_AUTH},	{"local0", LOG_LOCAL0},
-		{"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-		{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-		{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-		{"local7", LOG_LOCAL7},
+	        {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON},
+	        {"auth", LOG_AUTH},     {"local0", LOG_LOCAL0},
+	        {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+	        {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+	        {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+	        {"local7", LOG_LOCAL7},
 	};
 	for (size_t i = 0; i < sizeof(facilities) / sizeof(*facilities); i++)
 		if (strcmp(facilities[i].name, name) == 0)
@@ -72,7 +73,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 			log_info("reload: certificate reloaded");
 		else
 			log_error("reload: %s (keeping the old certificate)",
-				  err);
+			          err);
 		if (auth_service_reload(d->auth, err, sizeof(err)))
 			log_info("reload: password file reloaded");
 		else
@@ -89,7 +90,7 @@ daemon_drop_privileges(const char *user)
 	if (user[0] == '\0') {
 		if (geteuid() == 0)
 			log_warn("running as root: set 'user' to drop "
-				 "privileges after binding");
+			         "privileges after binding");
 		return true;
 	}
 	struct passwd *pw = getpwnam(user);
@@ -103,6 +104,19 @@ daemon_drop_privileges(const char *user)
 		return false;
 	}
 	return true;
+}
+
+static void
+daemon_demo_help(const char *conf, const struct server_options *o)
+{
+	const char *imap = "(none)", *imaps = "(none)";
+	for (size_t i = 0; i < o->naddrs; i++) {
+		if (o->addrs[i].tls && strcmp(imaps, "(none)") == 0)
+			imaps = o->addrs[i].text;
+		if (!o->addrs[i].tls && strcmp(imap, "(none)") == 0)
+			imap = o->addrs[i].text;
+	}
+	demo_print_help(conf, imap, imaps);
 }
 
 static unsigned
@@ -140,44 +154,45 @@ daemon_setup(struct daemon *d, struct server_options *o)
 		goto out;
 	}
 	d->auth = auth_service_new(passdb, cfg->default_pass_scheme, secret,
-				   sizeof(secret), err, sizeof(err));
+	                           sizeof(secret), err, sizeof(err));
 	explicit_bzero(secret, sizeof(secret));
 	if (d->auth == NULL) {
 		log_error("passdb: %s", err);
 		goto out;
 	}
 	d->tls = tls_server_new(cert, key, cfg->tls_min_version, err,
-				sizeof(err));
+	                        sizeof(err));
 	if (d->tls == NULL) {
 		log_error("tls: %s", err);
 		goto out;
 	}
-	if (!listener_parse(cfg->listen_imap, false, &o->addrs, &o->naddrs,
-			    err, sizeof(err)) ||
-	    !listener_parse(cfg->listen_imaps, true, &o->addrs, &o->naddrs,
-			    err, sizeof(err))) {
+	if (!listener_parse(cfg->listen_imap, false, &o->addrs, &o->naddrs, err,
+	                    sizeof(err)) ||
+	    !listener_parse(cfg->listen_imaps, true, &o->addrs, &o->naddrs, err,
+	                    sizeof(err))) {
 		log_error("listen: %s", err);
 		goto out;
 	}
 	if (o->naddrs == 0) {
-		log_error("listen: neither listen_imap nor listen_imaps is set");
+		log_error(
+		        "listen: neither listen_imap nor listen_imaps is set");
 		goto out;
 	}
 	o->session.starttls = true;
 	o->session.clientid = cfg->clientid;
 	o->session.login_plaintext = cfg->login_plaintext;
 	o->session.preauth = (struct imap_limits){
-		cfg->limit_line_preauth, cfg->limit_literal_preauth,
-		(unsigned)cfg->limit_nesting_preauth};
-	o->session.postauth = (struct imap_limits){
-		cfg->limit_line, cfg->limit_literal,
-		(unsigned)cfg->limit_nesting};
+	        cfg->limit_line_preauth, cfg->limit_literal_preauth,
+	        (unsigned)cfg->limit_nesting_preauth};
+	o->session.postauth =
+	        (struct imap_limits){cfg->limit_line, cfg->limit_literal,
+	                             (unsigned)cfg->limit_nesting};
 	o->session.bad_max_preauth = (unsigned)cfg->limit_bad_commands_preauth;
 	o->session.version = IMAPCID_VERSION;
-	o->io_threads = cfg->io_threads ? (unsigned)cfg->io_threads
-					: daemon_cores();
+	o->io_threads =
+	        cfg->io_threads ? (unsigned)cfg->io_threads : daemon_cores();
 	o->auth_workers = cfg->auth_workers ? (unsigned)cfg->auth_workers
-					    : daemon_cores();
+	                                    : daemon_cores();
 	o->timeout_preauth_ms = cfg->timeout_preauth;
 	o->timeout_auth_ms = cfg->timeout_auth;
 	o->auth_failure_delay_ms = cfg->auth_failure_delay;
@@ -200,7 +215,7 @@ out:
 }
 
 int
-daemon_run(const struct config *cfg)
+daemon_run(const struct config *cfg, const char *demo_conf)
 {
 	struct daemon d = {.cfg = cfg};
 	struct server_options o = {0};
@@ -209,8 +224,8 @@ daemon_run(const struct config *cfg)
 	int status = 1;
 
 	log_setup("imapcidd", strcmp(cfg->log, "syslog") == 0,
-		  daemon_facility(cfg->syslog_facility),
-		  daemon_log_level(cfg->log_level));
+	          daemon_facility(cfg->syslog_facility),
+	          daemon_log_level(cfg->log_level));
 	signal(SIGPIPE, SIG_IGN);
 	daemon_raise_nofile();
 	d.base = event_base_new();
@@ -218,7 +233,8 @@ daemon_run(const struct config *cfg)
 	    !daemon_drop_privileges(cfg->user))
 		goto out;
 	for (int i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(d.base, signums[i], daemon_signal_cb, &d);
+		sigs[i] =
+		        evsignal_new(d.base, signums[i], daemon_signal_cb, &d);
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
 			goto out;
 	}
@@ -227,6 +243,8 @@ daemon_run(const struct config *cfg)
 		goto out;
 	}
 	log_info("ready");
+	if (demo_conf != NULL)
+		daemon_demo_help(demo_conf, &o);
 	event_base_dispatch(d.base);
 	server_shutdown(d.srv);
 	server_wait(d.srv, cfg->shutdown_timeout);

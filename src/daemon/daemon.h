@@ -7,7 +7,8 @@
 
 #define IMAPCID_VERSION "0.1.0"
 
-/* Returns the process exit status. */
-int daemon_run(const struct config *cfg);
+/* Returns the process exit status. With demo_conf set, prints how to
+ * connect to the demo instance once it listens. */
+int daemon_run(const struct config *cfg, const char *demo_conf);
 
 #endif

@@ -11,21 +11,21 @@
 #include "auth/password.h"
 #include "net/tls.h"
 
-#define DEMO_IMAP_PORT	"1143"
+#define DEMO_IMAP_PORT  "1143"
 #define DEMO_IMAPS_PORT "1993"
 
 static const char demo_config[] =
-	"# imapcidd demo instance: see docs/CONFIGURATION.md for every key.\n"
-	"listen_imap = 127.0.0.1:" DEMO_IMAP_PORT "\n"
-	"listen_imaps = 127.0.0.1:" DEMO_IMAPS_PORT "\n"
-	"tls_cert = cert.pem\n"
-	"tls_key = key.pem\n"
-	"passdb_file = passwd\n"
-	"mail_dir = mail\n"
-	"state_dir = state\n"
-	"clientid = yes\n"
-	"auth_failure_delay = 1s\n"
-	"log_level = info\n";
+        "# imapcidd demo instance: see docs/CONFIGURATION.md for every key.\n"
+        "listen_imap = 127.0.0.1:" DEMO_IMAP_PORT "\n"
+        "listen_imaps = 127.0.0.1:" DEMO_IMAPS_PORT "\n"
+        "tls_cert = cert.pem\n"
+        "tls_key = key.pem\n"
+        "passdb_file = passwd\n"
+        "mail_dir = mail\n"
+        "state_dir = state\n"
+        "clientid = yes\n"
+        "auth_failure_delay = 1s\n"
+        "log_level = info\n";
 
 static bool
 demo_write(const char *path, const char *text, mode_t mode)
@@ -40,7 +40,7 @@ demo_write(const char *path, const char *text, mode_t mode)
 
 bool
 demo_prepare(const char *dir, char *conf, size_t conflen, char *err,
-	     size_t errlen)
+             size_t errlen)
 {
 	char path[4096], hash[PASSWORD_HASH_MAX];
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -64,8 +64,7 @@ demo_prepare(const char *dir, char *conf, size_t conflen, char *err,
 	snprintf(path, sizeof(path), "%s/passwd", dir);
 	unlink(path);
 	if (!password_hash("ARGON2ID", "demo", hash, sizeof(hash)) ||
-	    !passdb_file_edit(path, PASSDB_EDIT_ADD, "demo", hash, err,
-			      errlen))
+	    !passdb_file_edit(path, PASSDB_EDIT_ADD, "demo", hash, err, errlen))
 		return false;
 	/* The config last: its presence means the instance is complete. */
 	if (!demo_write(conf, demo_config, 0644)) {

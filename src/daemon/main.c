@@ -14,27 +14,27 @@ static void
 main_usage(FILE *f)
 {
 	fprintf(f, "usage: imapcidd -c FILE [-o key=value]... [-t]\n"
-		   "       imapcidd --demo DIR [-o key=value]...\n"
-		   "       imapcidd -V\n"
-		   "  -c FILE      run with this configuration, in the "
-		   "foreground\n"
-		   "  -o key=value override a setting (repeatable)\n"
-		   "  -t           check the configuration, print it, exit\n"
-		   "  --demo DIR   create a demo instance in DIR if needed, "
-		   "run it\n"
-		   "See imapcidd(8).\n");
+	           "       imapcidd --demo DIR [-o key=value]...\n"
+	           "       imapcidd -V\n"
+	           "  -c FILE      run with this configuration, in the "
+	           "foreground\n"
+	           "  -o key=value override a setting (repeatable)\n"
+	           "  -t           check the configuration, print it, exit\n"
+	           "  --demo DIR   create a demo instance in DIR if needed, "
+	           "run it\n"
+	           "See imapcidd(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"demo", required_argument, NULL, 'd'},
-		{"test", no_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"demo", required_argument, NULL, 'd'},
+	        {"test", no_argument, NULL, 't'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *conf = NULL, *demo = NULL;
 	char *overrides[MAIN_OVERRIDES_MAX];
@@ -80,7 +80,7 @@ main(int argc, char **argv)
 	if (demo != NULL) {
 		char err[512];
 		if (!demo_prepare(demo, demo_conf, sizeof(demo_conf), err,
-				  sizeof(err))) {
+		                  sizeof(err))) {
 			fprintf(stderr, "imapcidd: demo: %s\n", err);
 			return 1;
 		}
@@ -94,9 +94,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	}
-	if (demo != NULL)
-		demo_print_help(conf, cfg->listen_imap, cfg->listen_imaps);
-	int status = daemon_run(cfg);
+	int status = daemon_run(cfg, demo != NULL ? conf : NULL);
 	config_free(cfg);
 	return status;
 }

@@ -10,8 +10,7 @@
 #include <openssl/rand.h>
 
 static bool
-secret_read(const char *path, uint8_t out[SECRET_LEN], char *err,
-	    size_t errlen)
+secret_read(const char *path, uint8_t out[SECRET_LEN], char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -21,9 +20,10 @@ secret_read(const char *path, uint8_t out[SECRET_LEN], char *err,
 	ssize_t n = read(fd, out, SECRET_LEN);
 	close(fd);
 	if (n != SECRET_LEN) {
-		snprintf(err, errlen, "%s: truncated (delete it to make a new "
-				      "one; fingerprints will change)",
-			 path);
+		snprintf(err, errlen,
+		         "%s: truncated (delete it to make a new "
+		         "one; fingerprints will change)",
+		         path);
 		return false;
 	}
 	return true;
@@ -31,7 +31,7 @@ secret_read(const char *path, uint8_t out[SECRET_LEN], char *err,
 
 bool
 secret_load(const char *state_dir, uint8_t out[SECRET_LEN], char *err,
-	    size_t errlen)
+            size_t errlen)
 {
 	char path[4096], tmp[4096];
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
@@ -51,7 +51,7 @@ secret_load(const char *state_dir, uint8_t out[SECRET_LEN], char *err,
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	bool ok = fd >= 0 && write(fd, out, SECRET_LEN) == SECRET_LEN &&
-		  fsync(fd) == 0;
+	          fsync(fd) == 0;
 	if (fd >= 0)
 		close(fd);
 	ok = ok && (link(tmp, path) == 0 || errno == EEXIST);

@@ -11,6 +11,6 @@
 
 /* Reads DIR/secret, creating DIR (0700) and the secret (0600) if missing. */
 bool secret_load(const char *state_dir, uint8_t out[SECRET_LEN], char *err,
-		 size_t errlen);
+                 size_t errlen);
 
 #endif

@@ -52,7 +52,7 @@ imap_cmd_logout(struct imap_cmd_ctx *ctx)
 		return act;
 	imap_session_bye(ctx->s, ctx->out, "Logging out.");
 	imap_write_tagged(ctx->out, ctx->cmd.tag, "OK", NULL,
-			  "Logout completed.");
+	                  "Logout completed.");
 	return IMAP_ACTION_CLOSE;
 }
 
@@ -93,8 +93,8 @@ imap_id_log(const struct imap_arg *list, size_t count)
 	size_t o = 0;
 	for (size_t i = 0; i + 1 < count && o + 4 < sizeof(line); i += 2) {
 		const struct imap_arg *v = &list[i + 1];
-		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s=", i ? " " : "",
-				      list[i].str);
+		o += (size_t)snprintf(line + o, sizeof(line) - o,
+		                      "%s%s=", i ? " " : "", list[i].str);
 		for (size_t k = 0; k < v->len && o + 2 < sizeof(line); k++) {
 			char c = v->str[k];
 			line[o++] = c > 0x20 && c < 0x7f ? c : '_';
@@ -128,8 +128,9 @@ imap_cmd_id(struct imap_cmd_ctx *ctx)
 		if (log_enabled(LOG_LEVEL_DEBUG))
 			imap_id_log(args[0].list, args[0].count);
 	}
-	buf_printf(ctx->out, "* ID (\"name\" \"imapcid\" \"version\" \"%s\")\r\n",
-		   ctx->s->cfg->version);
+	buf_printf(ctx->out,
+	           "* ID (\"name\" \"imapcid\" \"version\" \"%s\")\r\n",
+	           ctx->s->cfg->version);
 	return imap_cmd_ok(ctx, NULL, "ID completed.");
 }
 
@@ -142,7 +143,8 @@ imap_cmd_enable(struct imap_cmd_ctx *ctx)
 	if (!imap_cmd_args(ctx, &args, &count, &act))
 		return act;
 	if (count == 0)
-		return imap_cmd_bad(ctx, "ENABLE needs at least one extension.");
+		return imap_cmd_bad(ctx,
+		                    "ENABLE needs at least one extension.");
 	for (size_t i = 0; i < count; i++)
 		if (args[i].type != IMAP_ARG_ATOM)
 			return imap_cmd_bad(ctx, "ENABLE takes atoms.");

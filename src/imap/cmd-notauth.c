@@ -38,12 +38,11 @@ imap_cmd_clientid(struct imap_cmd_ctx *ctx)
 {
 	struct imap_session *s = ctx->s;
 	if (s->state != IMAP_STATE_NOTAUTH)
-		return imap_cmd_bad(ctx,
-				    "CLIENTID is only valid before "
-				    "authentication.");
+		return imap_cmd_bad(ctx, "CLIENTID is only valid before "
+		                         "authentication.");
 	if (s->has_clientid)
 		return imap_cmd_bad(ctx, "CLIENTID was already given on this "
-					 "connection.");
+		                         "connection.");
 	if (ctx->literals > 0)
 		return imap_cmd_bad(ctx, "CLIENTID: a literal is not a token.");
 	struct cid_identity id;
@@ -74,14 +73,14 @@ imap_auth_fail_now(struct imap_session *s, const char *tag, struct buf *out)
 {
 	s->bad_count = 0;
 	imap_write_tagged(out, tag, "NO", "AUTHENTICATIONFAILED",
-			  "Authentication failed.");
+	                  "Authentication failed.");
 	return IMAP_ACTION_NONE;
 }
 
 static enum imap_action
 imap_auth_start(struct imap_session *s, const char *tag, const char *mech,
-		const char *user, size_t user_len, const char *pass,
-		size_t pass_len, struct buf *out)
+                const char *user, size_t user_len, const char *pass,
+                size_t pass_len, struct buf *out)
 {
 	/* Names no account can have fail like any wrong password. */
 	if (user_len > PASSDB_USER_MAX || pass_len > SASL_FIELD_MAX ||
@@ -91,7 +90,7 @@ imap_auth_start(struct imap_session *s, const char *tag, const char *mech,
 	struct auth_request *req = calloc(1, sizeof(*req));
 	if (req == NULL) {
 		imap_write_tagged(out, tag, "NO", "UNAVAILABLE",
-				  "Out of memory.");
+		                  "Out of memory.");
 		return IMAP_ACTION_NONE;
 	}
 	memcpy(req->user, user, user_len);
@@ -118,41 +117,40 @@ imap_cmd_login(struct imap_cmd_ctx *ctx)
 	if (count != 2 || !imap_arg_is_astring(&args[0]) ||
 	    !imap_arg_is_astring(&args[1]))
 		return imap_cmd_bad(ctx, "LOGIN takes a user name and a "
-					 "password.");
+		                         "password.");
 	if (!imap_auth_allowed(ctx, &act))
 		return act;
 	return imap_auth_start(ctx->s, ctx->cmd.tag, "LOGIN", args[0].str,
-			       args[0].len, args[1].str, args[1].len, ctx->out);
+	                       args[0].len, args[1].str, args[1].len, ctx->out);
 }
 
 /* Decodes a PLAIN response and starts the check. */
 static enum imap_action
 imap_plain_response(struct imap_session *s, const char *tag, const char *b64,
-		    size_t len, struct buf *out)
+                    size_t len, struct buf *out)
 {
 	size_t max = BASE64_DECODED_MAX(len), n = 0;
 	uint8_t *raw = malloc(max + 1);
 	if (raw == NULL || !base64_decode(b64, len, raw, &n)) {
 		free(raw);
 		return imap_session_bad_tagged(s, out, tag,
-					       "Invalid base64 data.");
+		                               "Invalid base64 data.");
 	}
 	struct {
 		char authzid[SASL_FIELD_MAX + 1], authcid[SASL_FIELD_MAX + 1],
-			passwd[SASL_FIELD_MAX + 1];
+		        passwd[SASL_FIELD_MAX + 1];
 	} f;
 	enum imap_action act;
 	if (!sasl_plain_decode(raw, n, f.authzid, f.authcid, f.passwd)) {
 		act = imap_session_bad_tagged(s, out, tag,
-					      "Invalid PLAIN message.");
-	} else if (f.authzid[0] != '\0' &&
-		   strcmp(f.authzid, f.authcid) != 0) {
+		                              "Invalid PLAIN message.");
+	} else if (f.authzid[0] != '\0' && strcmp(f.authzid, f.authcid) != 0) {
 		/* No master users: acting as another user always fails. */
 		act = imap_auth_fail_now(s, tag, out);
 	} else {
 		act = imap_auth_start(s, tag, "PLAIN", f.authcid,
-				      strlen(f.authcid), f.passwd,
-				      strlen(f.passwd), out);
+		                      strlen(f.authcid), f.passwd,
+		                      strlen(f.passwd), out);
 	}
 	explicit_bzero(raw, max + 1);
 	explicit_bzero(&f, sizeof(f));
@@ -171,10 +169,10 @@ imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 	if (count < 1 || count > 2 || args[0].type != IMAP_ARG_ATOM ||
 	    (count == 2 && args[1].type != IMAP_ARG_ATOM))
 		return imap_cmd_bad(ctx, "AUTHENTICATE takes a mechanism and "
-					 "an optional initial response.");
+		                         "an optional initial response.");
 	if (strcasecmp(args[0].str, "PLAIN") != 0)
 		return imap_cmd_no(ctx, NULL,
-				   "Unsupported authentication mechanism.");
+		                   "Unsupported authentication mechanism.");
 	if (!imap_auth_allowed(ctx, &act))
 		return act;
 	if (count == 2) {
@@ -182,7 +180,7 @@ imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 		const char *ir = args[1].str;
 		size_t len = strcmp(ir, "=") == 0 ? 0 : args[1].len;
 		return imap_plain_response(ctx->s, ctx->cmd.tag, ir, len,
-					   ctx->out);
+		                           ctx->out);
 	}
 	struct imap_session *s = ctx->s;
 	snprintf(s->pending_tag, sizeof(s->pending_tag), "%s", ctx->cmd.tag);
@@ -194,13 +192,13 @@ imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 
 enum imap_action
 imap_sasl_response(struct imap_session *s, const uint8_t *line, size_t len,
-		   struct buf *out)
+                   struct buf *out)
 {
 	s->sasl_continue = false;
 	s->coll.raw = false;
 	if (len == 1 && line[0] == '*')
 		return imap_session_bad_tagged(s, out, s->pending_tag,
-					       "Authentication cancelled.");
+		                               "Authentication cancelled.");
 	char tag[IMAP_TAG_MAX + 1];
 	memcpy(tag, s->pending_tag, sizeof(tag));
 	return imap_plain_response(s, tag, (const char *)line, len, out);

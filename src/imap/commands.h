@@ -19,15 +19,15 @@ struct imap_session {
 	const struct imap_session_config *cfg;
 	enum imap_state state;
 	bool tls;
-	bool waiting;	 /* an action is being carried out for us */
-	bool greeted_line; /* the first command line was seen */
+	bool waiting;       /* an action is being carried out for us */
+	bool greeted_line;  /* the first command line was seen */
 	bool sasl_continue; /* the next line answers AUTHENTICATE */
 	bool has_clientid;
 	unsigned bad_count;
 	struct imap_collector coll;
 	struct cid_identity clientid;
 	char pending_tag[IMAP_TAG_MAX + 1]; /* AUTHENTICATE/LOGIN in flight */
-	struct auth_request *auth; /* allocated only while in flight */
+	struct auth_request *auth;          /* allocated only while in flight */
 	char *user;
 };
 
@@ -41,29 +41,29 @@ struct imap_cmd_ctx {
 
 struct imap_command_def {
 	const char *name;
-	unsigned states;   /* IMAP_STATE_* where the command exists */
-	bool literals;	   /* may carry literals */
+	unsigned states; /* IMAP_STATE_* where the command exists */
+	bool literals;   /* may carry literals */
 	enum imap_action (*run)(struct imap_cmd_ctx *ctx);
 };
 
 /* Response helpers; imap_cmd_bad may turn into a BYE before login. */
 enum imap_action imap_cmd_ok(struct imap_cmd_ctx *ctx, const char *code,
-			     const char *text);
+                             const char *text);
 enum imap_action imap_cmd_no(struct imap_cmd_ctx *ctx, const char *code,
-			     const char *text);
+                             const char *text);
 enum imap_action imap_cmd_bad(struct imap_cmd_ctx *ctx, const char *text);
 /* BAD outside a command context (tag NULL: untagged). */
 enum imap_action imap_session_bad_tagged(struct imap_session *s,
-					 struct buf *out, const char *tag,
-					 const char *text);
+                                         struct buf *out, const char *tag,
+                                         const char *text);
 /* Parses the arguments; on error answers BAD and returns false. */
 bool imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args,
-		   size_t *count, enum imap_action *act);
+                   size_t *count, enum imap_action *act);
 void imap_capabilities(const struct imap_session *s, struct buf *out);
 bool imap_clientid_available(const struct imap_session *s);
 
 enum imap_action imap_sasl_response(struct imap_session *s, const uint8_t *line,
-				    size_t len, struct buf *out);
+                                    size_t len, struct buf *out);
 
 enum imap_action imap_cmd_capability(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_noop(struct imap_cmd_ctx *ctx);

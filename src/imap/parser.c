@@ -28,8 +28,7 @@ imap_is_tag_char(uint8_t c)
  * or "(", as in "LOGIN joe {8}" or "(\Seen) {42}".
  */
 static bool
-collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size,
-		       bool *sync)
+collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size, bool *sync)
 {
 	if (n < 3 || p[n - 1] != '}')
 		return false;
@@ -73,7 +72,7 @@ collect_in_quote(const uint8_t *p, size_t n)
 
 enum imap_collect_status
 imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
-		  const uint8_t *in, size_t n, size_t *consumed)
+                  const uint8_t *in, size_t n, size_t *consumed)
 {
 	size_t i = 0;
 	enum imap_collect_status st = IMAP_COLLECT_MORE;
@@ -114,7 +113,7 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 		bool sync;
 		if (c->raw ||
 		    !collect_literal_marker(c->cmd.data, c->cmd.len, &size,
-					    &sync) ||
+		                            &sync) ||
 		    collect_in_quote(c->cmd.data, c->cmd.len)) {
 			st = IMAP_COLLECT_DONE;
 			break;
@@ -221,9 +220,8 @@ parse_quoted(struct parse_ctx *ctx, struct imap_arg *arg)
 		}
 		if (c == '\\') {
 			ctx->pos++;
-			if (ctx->pos >= ctx->n ||
-			    (ctx->p[ctx->pos] != '"' &&
-			     ctx->p[ctx->pos] != '\\')) {
+			if (ctx->pos >= ctx->n || (ctx->p[ctx->pos] != '"' &&
+			                           ctx->p[ctx->pos] != '\\')) {
 				ctx->err = "Invalid escape in quoted string";
 				return false;
 			}
@@ -279,7 +277,7 @@ parse_literal(struct parse_ctx *ctx, struct imap_arg *arg)
 		return false;
 	}
 	char *s = arena_strndup(ctx->arena, (const char *)ctx->p + ctx->pos,
-				(size_t)size);
+	                        (size_t)size);
 	if (s == NULL) {
 		ctx->err = "Out of memory";
 		return false;
@@ -324,7 +322,7 @@ parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
 	}
 	arg->type = IMAP_ARG_ATOM;
 	arg->str = arena_strndup(ctx->arena, (const char *)ctx->p + start,
-				 ctx->pos - start);
+	                         ctx->pos - start);
 	arg->len = ctx->pos - start;
 	if (arg->str == NULL) {
 		ctx->err = "Out of memory";
@@ -334,7 +332,7 @@ parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
 }
 
 static bool parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
-		      struct imap_arg **out, size_t *count);
+                      struct imap_arg **out, size_t *count);
 
 static bool
 parse_one(struct parse_ctx *ctx, unsigned depth, struct imap_arg *arg)
@@ -366,7 +364,7 @@ parse_one(struct parse_ctx *ctx, unsigned depth, struct imap_arg *arg)
 
 static bool
 parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
-	  struct imap_arg **out, size_t *count)
+          struct imap_arg **out, size_t *count)
 {
 	struct imap_arg *args = NULL;
 	size_t n = 0, cap = 0;
@@ -399,7 +397,7 @@ parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
 			struct imap_arg *na =
-				arena_alloc(ctx->arena, ncap * sizeof(*na));
+			        arena_alloc(ctx->arena, ncap * sizeof(*na));
 			if (na == NULL) {
 				ctx->err = "Out of memory";
 				return false;
@@ -420,8 +418,8 @@ parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
 
 bool
 imap_parse_args(struct arena *a, const uint8_t *p, size_t n,
-		unsigned nesting_max, struct imap_arg **args, size_t *count,
-		const char **err)
+                unsigned nesting_max, struct imap_arg **args, size_t *count,
+                const char **err)
 {
 	struct parse_ctx ctx = {a, p, n, 0, nesting_max, NULL};
 	*args = NULL;

@@ -33,20 +33,20 @@ struct imap_limits {
 };
 
 enum imap_collect_status {
-	IMAP_COLLECT_MORE,	 /* all input consumed, command incomplete */
-	IMAP_COLLECT_DONE,	 /* a complete command is framed */
-	IMAP_COLLECT_LITERAL,	 /* a synchronizing literal awaits a "+" */
+	IMAP_COLLECT_MORE,    /* all input consumed, command incomplete */
+	IMAP_COLLECT_DONE,    /* a complete command is framed */
+	IMAP_COLLECT_LITERAL, /* a synchronizing literal awaits a "+" */
 	IMAP_COLLECT_LINE_TOO_LONG,
 	IMAP_COLLECT_LITERAL_TOO_LARGE, /* see imap_collector.literal_sync */
 };
 
 struct imap_collector {
-	struct buf cmd;		/* framed command so far */
-	size_t text_len;	/* non-literal octets in cmd */
-	uint64_t literal_left;	/* literal octets still to copy */
-	bool literal_sync;	/* the last announced literal was {n} */
-	bool raw;		/* one bare line (SASL response), no literals */
-	unsigned literals;	/* literals announced in this command */
+	struct buf cmd;        /* framed command so far */
+	size_t text_len;       /* non-literal octets in cmd */
+	uint64_t literal_left; /* literal octets still to copy */
+	bool literal_sync;     /* the last announced literal was {n} */
+	bool raw;              /* one bare line (SASL response), no literals */
+	unsigned literals;     /* literals announced in this command */
 };
 
 /*
@@ -56,9 +56,9 @@ struct imap_collector {
  * go on, or imap_collect_reset() after refusing.
  */
 enum imap_collect_status imap_collect_feed(struct imap_collector *c,
-					   const struct imap_limits *lim,
-					   const uint8_t *in, size_t n,
-					   size_t *consumed);
+                                           const struct imap_limits *lim,
+                                           const uint8_t *in, size_t n,
+                                           size_t *consumed);
 void imap_collect_accept(struct imap_collector *c);
 void imap_collect_reset(struct imap_collector *c);
 /* Frees everything; an idle collector holds no memory. */
@@ -82,7 +82,7 @@ struct imap_arg {
 struct imap_command {
 	char tag[IMAP_TAG_MAX + 1];
 	char name[IMAP_NAME_MAX + 1]; /* upper-cased */
-	const uint8_t *rest;	      /* bytes after the name, raw */
+	const uint8_t *rest;          /* bytes after the name, raw */
 	size_t rest_len;
 };
 
@@ -94,15 +94,15 @@ enum imap_head_status {
 
 /* Splits "tag SP name [SP rest]". Works on a partial command too. */
 enum imap_head_status imap_parse_head(const uint8_t *p, size_t n,
-				      struct imap_command *cmd);
+                                      struct imap_command *cmd);
 
 /*
  * Parses arguments of a framed command (cmd->rest). Allocates from the
  * arena. Returns false with a precise message in *err on bad syntax.
  */
 bool imap_parse_args(struct arena *a, const uint8_t *p, size_t n,
-		     unsigned nesting_max, struct imap_arg **args,
-		     size_t *count, const char **err);
+                     unsigned nesting_max, struct imap_arg **args,
+                     size_t *count, const char **err);
 
 /* Helpers for handlers. */
 bool imap_arg_is_astring(const struct imap_arg *arg);

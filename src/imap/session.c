@@ -6,20 +6,20 @@
 #include <strings.h>
 
 static const struct imap_command_def imap_commands[] = {
-	{"CAPABILITY", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-	 imap_cmd_capability},
-	{"NOOP", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false, imap_cmd_noop},
-	{"LOGOUT", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-	 imap_cmd_logout},
-	{"ID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, true, imap_cmd_id},
-	{"ENABLE", IMAP_STATE_AUTH, false, imap_cmd_enable},
-	{"STARTTLS", IMAP_STATE_NOTAUTH, false, imap_cmd_starttls},
-	{"LOGIN", IMAP_STATE_NOTAUTH, true, imap_cmd_login},
-	{"AUTHENTICATE", IMAP_STATE_NOTAUTH, false, imap_cmd_authenticate},
-	/* Known in every state so that, after login, it is refused with its
+        {"CAPABILITY", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+         imap_cmd_capability},
+        {"NOOP", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false, imap_cmd_noop},
+        {"LOGOUT", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+         imap_cmd_logout},
+        {"ID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, true, imap_cmd_id},
+        {"ENABLE", IMAP_STATE_AUTH, false, imap_cmd_enable},
+        {"STARTTLS", IMAP_STATE_NOTAUTH, false, imap_cmd_starttls},
+        {"LOGIN", IMAP_STATE_NOTAUTH, true, imap_cmd_login},
+        {"AUTHENTICATE", IMAP_STATE_NOTAUTH, false, imap_cmd_authenticate},
+        /* Known in every state so that, after login, it is refused with its
 	 * own reason (CID-RST-2); unknown while not advertised (CID-RST-1). */
-	{"CLIENTID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-	 imap_cmd_clientid},
+        {"CLIENTID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
+         imap_cmd_clientid},
 };
 
 static const struct imap_command_def *
@@ -116,13 +116,13 @@ static const struct imap_limits *
 imap_session_limits(const struct imap_session *s)
 {
 	return s->state == IMAP_STATE_NOTAUTH ? &s->cfg->preauth
-					      : &s->cfg->postauth;
+	                                      : &s->cfg->postauth;
 }
 
 /* Counts consecutive errors before login; too many end the connection. */
 enum imap_action
-imap_session_bad_tagged(struct imap_session *s, struct buf *out, const char *tag,
-		 const char *text)
+imap_session_bad_tagged(struct imap_session *s, struct buf *out,
+                        const char *tag, const char *text)
 {
 	if (tag != NULL)
 		imap_write_tagged(out, tag, "BAD", NULL, text);
@@ -160,16 +160,16 @@ imap_cmd_bad(struct imap_cmd_ctx *ctx, const char *text)
 
 bool
 imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args, size_t *count,
-	      enum imap_action *act)
+              enum imap_action *act)
 {
 	const char *err = NULL;
 	if (imap_parse_args(&ctx->arena, ctx->cmd.rest, ctx->cmd.rest_len,
-			    imap_session_limits(ctx->s)->nesting_max, args,
-			    count, &err))
+	                    imap_session_limits(ctx->s)->nesting_max, args,
+	                    count, &err))
 		return true;
 	char text[128];
 	snprintf(text, sizeof(text), "Error in IMAP command %s: %s.",
-		 ctx->cmd.name, err);
+	         ctx->cmd.name, err);
 	*act = imap_cmd_bad(ctx, text);
 	return false;
 }
@@ -178,9 +178,9 @@ imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args, size_t *count,
 static bool
 imap_looks_like_http(const uint8_t *p, size_t n)
 {
-	static const char *const methods[] = {"GET ",	 "POST ",    "HEAD ",
-					      "PUT ",	 "DELETE ",  "OPTIONS ",
-					      "CONNECT ", "PATCH ",  "TRACE "};
+	static const char *const methods[] = {"GET ",     "POST ",   "HEAD ",
+	                                      "PUT ",     "DELETE ", "OPTIONS ",
+	                                      "CONNECT ", "PATCH ",  "TRACE "};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++) {
 		size_t ml = strlen(methods[i]);
 		if (n >= ml && memcmp(p, methods[i], ml) == 0)
@@ -196,19 +196,20 @@ imap_session_literal(struct imap_session *s, struct buf *out)
 {
 	struct imap_command cmd;
 	enum imap_head_status hs =
-		imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
+	        imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
 	const struct imap_command_def *def =
-		hs == IMAP_HEAD_OK ? imap_command_find(s, cmd.name) : NULL;
+	        hs == IMAP_HEAD_OK ? imap_command_find(s, cmd.name) : NULL;
 	enum imap_action act = IMAP_ACTION_NONE;
 
 	if (hs == IMAP_HEAD_BAD_TAG) {
 		act = imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
 	} else if (def == NULL) {
-		act = imap_session_bad_tagged(s, out, cmd.tag, "Unknown command.");
+		act = imap_session_bad_tagged(s, out, cmd.tag,
+		                              "Unknown command.");
 	} else if (!def->literals) {
 		char text[80];
 		snprintf(text, sizeof(text), "%s does not take a literal.",
-			 def->name);
+		         def->name);
 		act = imap_session_bad_tagged(s, out, cmd.tag, text);
 	} else {
 		buf_append_str(out, "+ OK\r\n");
@@ -229,16 +230,17 @@ imap_session_literal_too_large(struct imap_session *s, struct buf *out)
 	}
 	struct imap_command cmd;
 	enum imap_head_status hs =
-		imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
+	        imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
 	imap_collect_reset(&s->coll);
 	if (hs == IMAP_HEAD_BAD_TAG)
-		return imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
+		return imap_session_bad_tagged(s, out, NULL,
+		                               "BAD Invalid tag.");
 	return imap_session_bad_tagged(s, out, cmd.tag, "Literal too large.");
 }
 
 static enum imap_action
 imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
-		     unsigned literals)
+                     unsigned literals)
 {
 	const uint8_t *p = s->coll.cmd.data;
 	size_t n = s->coll.cmd.len;
@@ -255,17 +257,23 @@ imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
 		}
 	}
 
-	struct imap_cmd_ctx ctx = {.s = s, .literals = literals,
-				   .arena = ARENA_INIT, .in = in, .out = out};
+	struct imap_cmd_ctx ctx = {.s = s,
+	                           .literals = literals,
+	                           .arena = ARENA_INIT,
+	                           .in = in,
+	                           .out = out};
 	enum imap_head_status hs = imap_parse_head(p, n, &ctx.cmd);
 	if (hs == IMAP_HEAD_BAD_TAG)
-		return imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
+		return imap_session_bad_tagged(s, out, NULL,
+		                               "BAD Invalid tag.");
 	if (hs == IMAP_HEAD_BAD_NAME)
-		return imap_session_bad_tagged(s, out, ctx.cmd.tag,
-					"Missing or invalid command name.");
+		return imap_session_bad_tagged(
+		        s, out, ctx.cmd.tag,
+		        "Missing or invalid command name.");
 	const struct imap_command_def *def = imap_command_find(s, ctx.cmd.name);
 	if (def == NULL)
-		return imap_session_bad_tagged(s, out, ctx.cmd.tag, "Unknown command.");
+		return imap_session_bad_tagged(s, out, ctx.cmd.tag,
+		                               "Unknown command.");
 	enum imap_action act = def->run(&ctx);
 	arena_free(&ctx.arena);
 	return act;
@@ -282,9 +290,9 @@ imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
 			return IMAP_ACTION_NONE;
 
 		size_t consumed = 0;
-		enum imap_collect_status st =
-			imap_collect_feed(&s->coll, imap_session_limits(s),
-					  buf_head(in), buf_used(in), &consumed);
+		enum imap_collect_status st = imap_collect_feed(
+		        &s->coll, imap_session_limits(s), buf_head(in),
+		        buf_used(in), &consumed);
 		buf_consume(in, consumed);
 
 		enum imap_action act = IMAP_ACTION_NONE;
@@ -302,7 +310,7 @@ imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
 			return IMAP_ACTION_CLOSE;
 		case IMAP_COLLECT_DONE:
 			act = imap_session_execute(s, in, out,
-						   s->coll.literals);
+			                           s->coll.literals);
 			imap_collect_reset(&s->coll);
 			break;
 		}
@@ -326,14 +334,14 @@ imap_session_auth_request(struct imap_session *s)
 
 void
 imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
-		       struct buf *out)
+                       struct buf *out)
 {
 	s->waiting = false;
 	if (res->ok) {
 		s->user = strdup(s->auth->user);
 		if (s->user == NULL) {
 			imap_write_tagged(out, s->pending_tag, "NO",
-					  "UNAVAILABLE", "Out of memory.");
+			                  "UNAVAILABLE", "Out of memory.");
 			imap_session_drop_auth(s);
 			return;
 		}
@@ -344,13 +352,13 @@ imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
 		imap_capabilities(s, &caps);
 		buf_append(&caps, "", 1);
 		imap_write_tagged(out, s->pending_tag, "OK",
-				  (const char *)caps.data, "Logged in.");
+		                  (const char *)caps.data, "Logged in.");
 		buf_free(&caps);
 	} else {
 		/* The one answer for every refusal (CID-POL-2). */
 		imap_write_tagged(out, s->pending_tag, "NO",
-				  "AUTHENTICATIONFAILED",
-				  "Authentication failed.");
+		                  "AUTHENTICATIONFAILED",
+		                  "Authentication failed.");
 	}
 	imap_session_drop_auth(s);
 }

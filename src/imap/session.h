@@ -18,8 +18,8 @@
 #define IMAP_OUTPUT_HIGH_WATER (64 * 1024)
 
 struct imap_session_config {
-	bool starttls;	      /* STARTTLS offered (the listen_imap port) */
-	bool clientid;	      /* the CLIENTID extension is enabled */
+	bool starttls;        /* STARTTLS offered (the listen_imap port) */
+	bool clientid;        /* the CLIENTID extension is enabled */
 	bool login_plaintext; /* LOGIN/AUTHENTICATE allowed without TLS */
 	struct imap_limits preauth, postauth;
 	unsigned bad_max_preauth; /* consecutive BADs before BYE */
@@ -36,24 +36,24 @@ enum imap_action {
 struct imap_session;
 
 struct imap_session *imap_session_new(const struct imap_session_config *cfg,
-				      bool tls);
+                                      bool tls);
 void imap_session_free(struct imap_session *s);
 
 void imap_session_greet(struct imap_session *s, struct buf *out);
 enum imap_action imap_session_input(struct imap_session *s, struct buf *in,
-				    struct buf *out);
+                                    struct buf *out);
 
 void imap_session_tls_started(struct imap_session *s);
 /* Valid after IMAP_ACTION_AUTH until imap_session_auth_done(). */
 struct auth_request *imap_session_auth_request(struct imap_session *s);
 void imap_session_auth_done(struct imap_session *s,
-			    const struct auth_result *res, struct buf *out);
+                            const struct auth_result *res, struct buf *out);
 
 bool imap_session_authenticated(const struct imap_session *s);
 /* The authenticated user, or NULL. */
 const char *imap_session_user(const struct imap_session *s);
 /* Untagged BYE for a server-initiated close (shutdown, timeout). */
 void imap_session_bye(struct imap_session *s, struct buf *out,
-		      const char *text);
+                      const char *text);
 
 #endif

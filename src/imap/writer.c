@@ -4,7 +4,7 @@
 
 void
 imap_write_tagged(struct buf *out, const char *tag, const char *status,
-		  const char *code, const char *text)
+                  const char *code, const char *text)
 {
 	if (code != NULL)
 		buf_printf(out, "%s %s [%s] %s\r\n", tag, status, code, text);

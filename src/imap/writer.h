@@ -8,7 +8,7 @@
 
 /* "TAG STATUS [CODE] TEXT\r\n"; code may be NULL. */
 void imap_write_tagged(struct buf *out, const char *tag, const char *status,
-		       const char *code, const char *text);
+                       const char *code, const char *text);
 /* "* TEXT\r\n" */
 void imap_write_untagged(struct buf *out, const char *text);
 /* An IMAP string: quoted when it can be, a literal otherwise. */

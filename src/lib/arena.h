@@ -12,7 +12,10 @@ struct arena {
 	size_t total; /* bytes handed out, for limits */
 };
 
-#define ARENA_INIT {NULL, 0}
+#define ARENA_INIT                                                             \
+	{                                                                      \
+		NULL, 0                                                        \
+	}
 
 /* NULL when memory is exhausted. */
 void *arena_alloc(struct arena *a, size_t n);

@@ -1,7 +1,7 @@
 #include "base64.h"
 
 static const char base64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void
 base64_encode(const uint8_t *in, size_t n, char *out)
@@ -9,7 +9,7 @@ base64_encode(const uint8_t *in, size_t n, char *out)
 	size_t i = 0, o = 0;
 	for (; i + 2 < n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-			     in[i + 2];
+		             in[i + 2];
 		out[o++] = base64_alphabet[v >> 18];
 		out[o++] = base64_alphabet[(v >> 12) & 63];
 		out[o++] = base64_alphabet[(v >> 6) & 63];
@@ -66,7 +66,7 @@ base64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
 				return false;
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		             (uint32_t)v[2] << 6 | (uint32_t)v[3];
 		out[o++] = (uint8_t)(w >> 16);
 		if (pad < 2)
 			out[o++] = (uint8_t)(w >> 8);

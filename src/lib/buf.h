@@ -15,7 +15,10 @@ struct buf {
 	size_t cap;
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                               \
+	{                                                                      \
+		NULL, 0, 0, 0                                                  \
+	}
 
 static inline size_t
 buf_used(const struct buf *b)
@@ -34,7 +37,7 @@ bool buf_reserve(struct buf *b, size_t extra);
 bool buf_append(struct buf *b, const void *p, size_t n);
 bool buf_append_str(struct buf *b, const char *s);
 bool buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 bool buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Marks n bytes at the head as consumed; frees storage once all are. */
 void buf_consume(struct buf *b, size_t n);

@@ -12,12 +12,11 @@ static enum log_level log_max_level = LOG_LEVEL_INFO;
 
 #define LOG_LINE_MAX 2048
 
-static const char *const log_level_names[] = {"error", "warn", "info",
-					      "debug"};
+static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 
 void
 log_setup(const char *ident, bool use_syslog, int facility,
-	  enum log_level level)
+          enum log_level level)
 {
 	log_to_syslog = use_syslog;
 	log_max_level = level;
@@ -41,7 +40,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (log_to_syslog) {
 		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
-					   LOG_DEBUG};
+		                           LOG_DEBUG};
 		vsnprintf(line, sizeof(line), fmt, ap);
 		syslog(prio[level], "%s", line);
 		va_end(ap);
@@ -52,8 +51,9 @@ log_msg(enum log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s: ",
-		      ts.tv_nsec / 1000000, log_level_names[level]);
+	n += snprintf(line + n, sizeof(line) - (size_t)n,
+	              ".%03ldZ %s: ", ts.tv_nsec / 1000000,
+	              log_level_names[level]);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	if (m < 0)

@@ -21,7 +21,7 @@
 #define CONN_INPUT_MAX (16 * 1024)
 /* Bytes asked of read()/SSL_read() at a time: one full TLS record. */
 #define CONN_READ_CHUNK (16 * 1024)
-#define CONN_PEER_MAX	64
+#define CONN_PEER_MAX   64
 
 struct conn_auth_job {
 	struct worker_job job;
@@ -47,8 +47,8 @@ struct conn {
 	bool handshaking;
 	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
 	bool starttls_pending; /* flush the OK, then handshake */
-	bool closing;	       /* flush, then close */
-	bool dead;	       /* closed; freed when its job returns */
+	bool closing;          /* flush, then close */
+	bool dead;             /* closed; freed when its job returns */
 	bool counted_peer;     /* holds a slot in the per-address limit */
 	bool ssl_wants_read, ssl_wants_write;
 };
@@ -80,7 +80,7 @@ conn_release_peer(struct conn *c)
 {
 	if (c->counted_peer) {
 		peerlimit_release(c->th->srv->peers,
-				  (struct sockaddr *)&c->peer);
+		                  (struct sockaddr *)&c->peer);
 		c->counted_peer = false;
 	}
 }
@@ -129,9 +129,9 @@ conn_destroy(struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	log_debug("disconnect: peer=%s user=%s", c->peer_text,
-		  c->sess && imap_session_user(c->sess)
-			  ? imap_session_user(c->sess)
-			  : "-");
+	          c->sess && imap_session_user(c->sess)
+	                  ? imap_session_user(c->sess)
+	                  : "-");
 	if (c->job != NULL && c->job->job.run == NULL) {
 		/* the job is back and only its failure delay was pending */
 		free(c->job);
@@ -156,8 +156,8 @@ conn_timeout_ms(const struct conn *c)
 {
 	const struct server_options *o = &c->th->srv->opts;
 	return c->sess != NULL && imap_session_authenticated(c->sess)
-		       ? o->timeout_auth_ms
-		       : o->timeout_preauth_ms;
+	               ? o->timeout_auth_ms
+	               : o->timeout_preauth_ms;
 }
 
 static void
@@ -167,37 +167,38 @@ conn_update_events(struct conn *c, bool reset_timer)
 		return;
 	short want = 0;
 	bool may_read = !c->closing && !c->starttls_pending &&
-			buf_used(&c->in) < CONN_INPUT_MAX;
+	                buf_used(&c->in) < CONN_INPUT_MAX;
 	if (c->handshaking ? c->ssl_wants_read || !c->ssl_wants_write
-			   : may_read || c->ssl_wants_read)
+	                   : may_read || c->ssl_wants_read)
 		want |= EV_READ;
 	if (buf_used(&c->out) > 0 || c->ssl_wants_write)
 		want |= EV_WRITE;
 	if (want == c->ev_flags && !reset_timer)
 		return;
 	uint64_t ms = conn_timeout_ms(c);
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(ms / 1000),
+	                     (suseconds_t)(ms % 1000) * 1000};
 	if (want != c->ev_flags) {
 		event_del(c->ev);
 		event_assign(c->ev, c->th->loop.base, c->fd, want | EV_PERSIST,
-			     conn_event_cb, c);
+		             conn_event_cb, c);
 		c->ev_flags = want;
 	}
 	event_add(c->ev, &tv);
 }
 
-/* Reads what is available, up to the input cap. False: connection gone. */
+/* Reads what is available, up to the input cap. False: connection gone.
+ * Reads land in a per-thread scratch area first, so a connection's own
+ * buffer only ever grows by what actually arrived. */
 static bool
 conn_read(struct conn *c)
 {
+	static _Thread_local uint8_t scratch[CONN_READ_CHUNK];
 	c->ssl_wants_read = c->ssl_wants_write = false;
 	while (buf_used(&c->in) < CONN_INPUT_MAX) {
-		if (!buf_reserve(&c->in, CONN_READ_CHUNK))
-			return false;
-		uint8_t *dst = c->in.data + c->in.len;
 		ssize_t n;
 		if (c->ssl != NULL) {
-			int r = SSL_read(c->ssl, dst, CONN_READ_CHUNK);
+			int r = SSL_read(c->ssl, scratch, sizeof(scratch));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_READ)
@@ -211,18 +212,17 @@ conn_read(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = read(c->fd, dst, CONN_READ_CHUNK);
+			n = read(c->fd, scratch, sizeof(scratch));
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				break;
 			if (n <= 0)
 				return false;
 		}
-		c->in.len += (size_t)n;
-		if (c->ssl == NULL && (size_t)n < CONN_READ_CHUNK)
-			break;
+		if (!buf_append(&c->in, scratch, (size_t)n))
+			return false;
+		if (c->ssl == NULL && (size_t)n < sizeof(scratch))
+			break; /* drained: spare the EAGAIN round trip */
 	}
-	if (buf_used(&c->in) == 0)
-		buf_free(&c->in); /* idle connections hold no buffer */
 	return true;
 }
 
@@ -234,9 +234,9 @@ conn_write(struct conn *c)
 		ssize_t n;
 		if (c->ssl != NULL) {
 			int r = SSL_write(c->ssl, buf_head(&c->out),
-					  (int)(buf_used(&c->out) > INT32_MAX
-							? INT32_MAX
-							: buf_used(&c->out)));
+			                  (int)(buf_used(&c->out) > INT32_MAX
+			                                ? INT32_MAX
+			                                : buf_used(&c->out)));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE)
@@ -297,7 +297,7 @@ conn_handshake(struct conn *c)
 	} else {
 		unsigned long ossl = ERR_peek_error();
 		log_debug("tls: handshake failed peer=%s: %s", c->peer_text,
-			  ossl ? ERR_reason_error_string(ossl) : "closed");
+		          ossl ? ERR_reason_error_string(ossl) : "closed");
 		ERR_clear_error();
 		conn_destroy(c);
 	}
@@ -341,8 +341,10 @@ conn_delay_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_auth_done(struct ioloop_task *task)
 {
-	struct conn_auth_job *j = (struct conn_auth_job *)((char *)task -
-		offsetof(struct conn_auth_job, job.done));
+	struct conn_auth_job *j =
+	        (struct conn_auth_job *)((char *)task -
+	                                 offsetof(struct conn_auth_job,
+	                                          job.done));
 	struct conn *c = j->conn;
 	j->job.run = NULL; /* marks the job as returned */
 	if (c->dead) {
@@ -356,7 +358,7 @@ conn_auth_done(struct ioloop_task *task)
 		/* Slow every failure alike, whatever its reason (CID-POL-2). */
 		c->delay_ev = evtimer_new(c->th->loop.base, conn_delay_cb, c);
 		struct timeval tv = {(time_t)(delay / 1000),
-				     (suseconds_t)(delay % 1000) * 1000};
+		                     (suseconds_t)(delay % 1000) * 1000};
 		if (c->delay_ev != NULL && evtimer_add(c->delay_ev, &tv) == 0)
 			return;
 	}
@@ -411,7 +413,7 @@ conn_pump(struct conn *c)
 		}
 		if (!c->closing && !c->starttls_pending && c->job == NULL) {
 			enum imap_action act =
-				imap_session_input(c->sess, &c->in, &c->out);
+			        imap_session_input(c->sess, &c->in, &c->out);
 			switch (act) {
 			case IMAP_ACTION_NONE:
 				break;
@@ -446,7 +448,7 @@ conn_pump(struct conn *c)
 		}
 		/* TLS may hold decrypted bytes the socket will not signal. */
 		if (c->ssl != NULL && c->job == NULL && round < 64 &&
-		    SSL_pending(c->ssl) > 0 &&
+		    SSL_has_pending(c->ssl) &&
 		    buf_used(&c->in) < CONN_INPUT_MAX) {
 			if (!conn_read(c)) {
 				conn_destroy(c);
@@ -500,7 +502,7 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
-	    socklen_t peerlen, bool tls)
+            socklen_t peerlen, bool tls)
 {
 	struct server *srv = th->srv;
 	struct conn *c = calloc(1, sizeof(*c));
@@ -510,8 +512,8 @@ conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
 	}
 	c->th = th;
 	c->fd = fd;
-	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen
-							 : sizeof(c->peer));
+	memcpy(&c->peer, peer,
+	       peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
 	conn_set_peer_text(c);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -539,10 +541,10 @@ conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
 		c->counted_peer = true;
 	if (c->reject != NULL)
 		log_info("connect: peer=%s refused: %s", c->peer_text,
-			 c->reject);
+		         c->reject);
 	else
 		log_debug("connect: peer=%s tls=%s", c->peer_text,
-			  tls ? "yes" : "no");
+		          tls ? "yes" : "no");
 
 	if (tls) {
 		c->greet_after_tls = true;
@@ -568,7 +570,7 @@ conn_shutdown_all(struct io_thread *th)
 			conn_destroy(c);
 		} else if (!c->closing && c->job == NULL) {
 			imap_session_bye(c->sess, &c->out,
-					 "Server shutting down.");
+			                 "Server shutting down.");
 			c->closing = true;
 			conn_pump(c);
 		}

@@ -37,7 +37,7 @@ struct server {
 };
 
 void conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
-		 socklen_t peerlen, bool tls);
+                 socklen_t peerlen, bool tls);
 /* Shutdown: BYE to every idle session on this thread. */
 void conn_shutdown_all(struct io_thread *th);
 /* Abort: close everything now. */

@@ -42,7 +42,7 @@ ioloop_init(struct ioloop *l)
 	if (l->wake_fd < 0)
 		return false;
 	l->wake_ev = event_new(l->base, l->wake_fd, EV_READ | EV_PERSIST,
-			       ioloop_wake_cb, l);
+	                       ioloop_wake_cb, l);
 	return l->wake_ev != NULL && event_add(l->wake_ev, NULL) == 0;
 }
 

@@ -11,7 +11,7 @@
 
 static bool
 listener_parse_one(const char *s, size_t n, struct listen_addr *a, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	char host[LISTENER_TEXT_MAX], port[8];
 	const char *colon;
@@ -24,7 +24,7 @@ listener_parse_one(const char *s, size_t n, struct listen_addr *a, char *err,
 		const char *end = memchr(s, ']', n);
 		if (end == NULL || end + 1 >= s + n || end[1] != ':') {
 			snprintf(err, errlen, "bad IPv6 address \"%.*s\"",
-				 (int)n, s);
+			         (int)n, s);
 			return false;
 		}
 		snprintf(host, sizeof(host), "%.*s", (int)(end - s - 1), s + 1);
@@ -36,7 +36,7 @@ listener_parse_one(const char *s, size_t n, struct listen_addr *a, char *err,
 				colon = p;
 		if (colon == NULL) {
 			snprintf(err, errlen, "missing port in \"%.*s\"",
-				 (int)n, s);
+			         (int)n, s);
 			return false;
 		}
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
@@ -73,7 +73,7 @@ listener_parse_one(const char *s, size_t n, struct listen_addr *a, char *err,
 
 bool
 listener_parse(const char *list, bool tls, struct listen_addr **addrs,
-	       size_t *n, char *err, size_t errlen)
+               size_t *n, char *err, size_t errlen)
 {
 	const char *p = list;
 	while (*p != '\0') {
@@ -89,7 +89,7 @@ listener_parse(const char *list, bool tls, struct listen_addr **addrs,
 			return false;
 		a.tls = tls;
 		struct listen_addr *na =
-			realloc(*addrs, (*n + 1) * sizeof(**addrs));
+		        realloc(*addrs, (*n + 1) * sizeof(**addrs));
 		if (na == NULL) {
 			snprintf(err, errlen, "out of memory");
 			return false;
@@ -122,7 +122,7 @@ int
 listener_bind(struct listen_addr *a, char *err, size_t errlen)
 {
 	int fd = socket(a->ss.ss_family,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
@@ -141,6 +141,6 @@ listener_bind(struct listen_addr *a, char *err, size_t errlen)
 	socklen_t len = a->len;
 	if (getsockname(fd, (struct sockaddr *)&a->ss, &len) == 0)
 		listener_format((struct sockaddr *)&a->ss, a->text,
-				sizeof(a->text));
+		                sizeof(a->text));
 	return fd;
 }

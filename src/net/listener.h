@@ -20,7 +20,7 @@ struct listen_addr {
 
 /* Appends the addresses in list to *addrs. False with err on bad syntax. */
 bool listener_parse(const char *list, bool tls, struct listen_addr **addrs,
-		    size_t *n, char *err, size_t errlen);
+                    size_t *n, char *err, size_t errlen);
 /* A non-blocking listening socket, or -1 with err. Port 0 is resolved in
  * place, so the next thread binds the same port. */
 int listener_bind(struct listen_addr *a, char *err, size_t errlen);

@@ -21,7 +21,7 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
-				  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		                  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -54,8 +54,9 @@ server_close_listeners(struct io_thread *th)
 static void
 server_shutdown_task(struct ioloop_task *task)
 {
-	struct io_thread *th = (struct io_thread *)((char *)task -
-		offsetof(struct io_thread, shutdown_task));
+	struct io_thread *th =
+	        (struct io_thread *)((char *)task -
+	                             offsetof(struct io_thread, shutdown_task));
 	th->shutting_down = true;
 	server_close_listeners(th);
 	conn_shutdown_all(th);
@@ -66,8 +67,9 @@ server_shutdown_task(struct ioloop_task *task)
 static void
 server_abort_task(struct ioloop_task *task)
 {
-	struct io_thread *th = (struct io_thread *)((char *)task -
-		offsetof(struct io_thread, abort_task));
+	struct io_thread *th =
+	        (struct io_thread *)((char *)task -
+	                             offsetof(struct io_thread, abort_task));
 	event_base_loopbreak(th->loop.base);
 }
 
@@ -114,15 +116,16 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 			th->listen_fds[k] = -1;
 		for (size_t k = 0; k < opts->naddrs; k++) {
 			/* Thread 0 resolves port 0; the others reuse it. */
-			int fd = listener_bind(&srv->opts.addrs[k], err, errlen);
+			int fd =
+			        listener_bind(&srv->opts.addrs[k], err, errlen);
 			if (fd < 0) {
 				server_free(srv);
 				return NULL;
 			}
 			th->listen_fds[k] = fd;
 			th->listen_evs[k] = event_new(th->loop.base, fd,
-						      EV_READ | EV_PERSIST,
-						      server_accept_cb, th);
+			                              EV_READ | EV_PERSIST,
+			                              server_accept_cb, th);
 			if (th->listen_evs[k] == NULL ||
 			    event_add(th->listen_evs[k], NULL) != 0) {
 				snprintf(err, errlen, "cannot watch listener");
@@ -133,8 +136,8 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 	}
 	for (size_t k = 0; k < opts->naddrs; k++)
 		log_info("listening on %s %s",
-			 srv->opts.addrs[k].tls ? "imaps" : "imap",
-			 srv->opts.addrs[k].text);
+		         srv->opts.addrs[k].tls ? "imaps" : "imap",
+		         srv->opts.addrs[k].text);
 	return srv;
 }
 
@@ -159,7 +162,7 @@ server_shutdown(struct server *srv)
 	for (unsigned t = 0; t < srv->nthreads; t++)
 		if (srv->threads[t].started)
 			ioloop_post(&srv->threads[t].loop,
-				    &srv->threads[t].shutdown_task);
+			            &srv->threads[t].shutdown_task);
 }
 
 void
@@ -178,9 +181,10 @@ server_wait(struct server *srv, uint64_t deadline_ms)
 		if (!th->started)
 			continue;
 		if (pthread_timedjoin_np(th->tid, NULL, &ts) != 0) {
-			log_warn("shutdown: thread %u still busy after %llu ms; "
-				 "closing its connections",
-				 t, (unsigned long long)deadline_ms);
+			log_warn(
+			        "shutdown: thread %u still busy after %llu ms; "
+			        "closing its connections",
+			        t, (unsigned long long)deadline_ms);
 			ioloop_post(&th->loop, &th->abort_task);
 			pthread_join(th->tid, NULL);
 		}

@@ -22,7 +22,7 @@ struct server_options {
 	uint64_t timeout_preauth_ms, timeout_auth_ms;
 	uint64_t auth_failure_delay_ms;
 	unsigned max_connections, max_connections_per_ip;
-	struct tls_server *tls;	   /* borrowed */
+	struct tls_server *tls;    /* borrowed */
 	struct auth_service *auth; /* borrowed */
 };
 
@@ -31,7 +31,7 @@ struct server;
 /* Binds every listener for every thread (so ports can be privileged and
  * the daemon can drop root afterwards) and logs the bound addresses. */
 struct server *server_new(const struct server_options *opts, char *err,
-			  size_t errlen);
+                          size_t errlen);
 bool server_start(struct server *srv);
 /* From the main thread: stop accepting, send BYE to idle sessions, let
  * commands in progress finish. */

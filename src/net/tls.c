@@ -46,11 +46,11 @@ tls_ctx_new(const struct tls_server *t, char *err, size_t errlen)
 	/* Release the 34 KiB of record buffers while a connection idles:
 	 * this is what keeps an idle TLS session small. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-				      SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	                              SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-					 SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                                 SSL_OP_NO_RENEGOTIATION |
+	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Stateless tickets only: no per-session server memory. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 1);
@@ -70,7 +70,7 @@ tls_ctx_new(const struct tls_server *t, char *err, size_t errlen)
 
 struct tls_server *
 tls_server_new(const char *cert, const char *key, const char *min_version,
-	       char *err, size_t errlen)
+               char *err, size_t errlen)
 {
 	struct tls_server *t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -78,7 +78,7 @@ tls_server_new(const char *cert, const char *key, const char *min_version,
 	t->cert = strdup(cert);
 	t->key = strdup(key);
 	t->min_version = strcmp(min_version, "1.3") == 0 ? TLS1_3_VERSION
-							 : TLS1_2_VERSION;
+	                                                 : TLS1_2_VERSION;
 	pthread_mutex_init(&t->lock, NULL);
 	if (t->cert == NULL || t->key == NULL ||
 	    (t->ctx = tls_ctx_new(t, err, errlen)) == NULL) {
@@ -127,7 +127,7 @@ static bool
 tls_write_pem(const char *path, bool is_key, EVP_PKEY *pkey, X509 *x509)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		      is_key ? 0600 : 0644);
+	              is_key ? 0600 : 0644);
 	if (fd < 0)
 		return false;
 	FILE *f = fdopen(fd, "w");
@@ -136,15 +136,15 @@ tls_write_pem(const char *path, bool is_key, EVP_PKEY *pkey, X509 *x509)
 		return false;
 	}
 	bool ok = is_key ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL,
-						NULL) == 1
-			 : PEM_write_X509(f, x509) == 1;
+	                                        NULL) == 1
+	                 : PEM_write_X509(f, x509) == 1;
 	ok = fflush(f) == 0 && fsync(fd) == 0 && ok;
 	return fclose(f) == 0 && ok;
 }
 
 bool
 tls_make_self_signed(const char *cert, const char *key, const char *cn,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	EVP_PKEY *pkey = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -155,16 +155,16 @@ tls_make_self_signed(const char *cert, const char *key, const char *cn,
 	X509_set_version(x, 2);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x),
-			(long)TLS_SELF_SIGNED_DAYS * 24 * 3600);
+	                (long)TLS_SELF_SIGNED_DAYS * 24 * 3600);
 	X509_set_pubkey(x, pkey);
 	X509_NAME *name = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)cn, -1, -1, 0);
+	                           (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, name);
 	char san[300];
 	snprintf(san, sizeof(san), "DNS:%s,IP:127.0.0.1,IP:::1", cn);
 	X509_EXTENSION *ext =
-		X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	        X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
 	if (ext != NULL) {
 		X509_add_ext(x, ext, -1);
 		X509_EXTENSION_free(ext);

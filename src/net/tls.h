@@ -15,8 +15,8 @@ struct tls_server;
 
 /* min_version: "1.2" or "1.3". */
 struct tls_server *tls_server_new(const char *cert, const char *key,
-				  const char *min_version, char *err,
-				  size_t errlen);
+                                  const char *min_version, char *err,
+                                  size_t errlen);
 bool tls_server_reload(struct tls_server *t, char *err, size_t errlen);
 void tls_server_free(struct tls_server *t);
 /* A new SSL for an accepted connection, from the current context. */
@@ -24,6 +24,6 @@ SSL *tls_server_ssl(struct tls_server *t);
 
 /* Writes a self-signed ECDSA P-256 certificate and its key (mode 0600). */
 bool tls_make_self_signed(const char *cert, const char *key, const char *cn,
-			  char *err, size_t errlen);
+                          char *err, size_t errlen);
 
 #endif

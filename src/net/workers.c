@@ -39,7 +39,7 @@ struct workers *
 workers_new(unsigned nthreads)
 {
 	struct workers *w =
-		calloc(1, sizeof(*w) + nthreads * sizeof(pthread_t));
+	        calloc(1, sizeof(*w) + nthreads * sizeof(pthread_t));
 	if (w == NULL)
 		return NULL;
 	pthread_mutex_init(&w->lock, NULL);

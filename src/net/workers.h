@@ -10,7 +10,7 @@
 
 struct worker_job {
 	void (*run)(struct worker_job *job); /* on a worker thread */
-	struct ioloop_task done;	     /* then this, on origin */
+	struct ioloop_task done;             /* then this, on origin */
 	struct ioloop *origin;
 	struct worker_job *next;
 };
