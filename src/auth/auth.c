@@ -7,9 +7,6 @@
 
 #include "auth/passdb.h"
 #include "auth/password.h"
-#include "lib/log.h"
-
-#define AUTH_SECRET_MAX 64
 
 struct auth_service {
 	char *passdb_path;
@@ -18,25 +15,22 @@ struct auth_service {
 	/* Verified when the user is unknown, so that costs what a wrong
 	 * password costs and timing does not reveal which accounts exist. */
 	char dummy_hash[PASSWORD_HASH_MAX];
-	uint8_t secret[AUTH_SECRET_MAX];
-	size_t secret_len;
+	struct policy_engine *engine;
 };
 
 struct auth_service *
 auth_service_new(const char *passdb_path, const char *dummy_scheme,
-                 const uint8_t *secret, size_t secret_len, char *err,
-                 size_t errlen)
+                 struct policy_engine *engine, char *err, size_t errlen)
 {
 	struct auth_service *svc = calloc(1, sizeof(*svc));
-	if (svc == NULL || secret_len > AUTH_SECRET_MAX) {
+	if (svc == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(svc);
 		return NULL;
 	}
 	svc->passdb_path = strdup(passdb_path);
 	pthread_mutex_init(&svc->lock, NULL);
-	memcpy(svc->secret, secret, secret_len);
-	svc->secret_len = secret_len;
+	svc->engine = engine;
 	if (svc->passdb_path == NULL ||
 	    !password_hash(dummy_scheme, "imapcid-dummy-password",
 	                   svc->dummy_hash, sizeof(svc->dummy_hash))) {
@@ -75,7 +69,6 @@ auth_service_free(struct auth_service *svc)
 	passdb_unref(svc->db);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc->passdb_path);
-	explicit_bzero(svc->secret, sizeof(svc->secret));
 	free(svc);
 }
 
@@ -89,68 +82,42 @@ auth_db_get(struct auth_service *svc)
 	return db;
 }
 
-/* Client-chosen bytes go into the log escaped, so they cannot forge lines. */
-static void
-auth_sanitize(const char *in, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (; *in != '\0' && o + 5 < outlen; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c > 0x20 && c < 0x7f && c != '\\') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
-void
-auth_clientid_label(const struct auth_service *svc,
-                    const struct auth_request *req, char *out, size_t outlen)
-{
-	if (!req->has_clientid) {
-		snprintf(out, outlen, "-");
-		return;
-	}
-	char fp[CID_FINGERPRINT_LEN + 1];
-	cid_fingerprint(svc->secret, svc->secret_len, &req->clientid, fp);
-	snprintf(out, outlen, "%s/fp=%s", req->clientid.type, fp);
-}
-
 void
 auth_verify(struct auth_service *svc, const struct auth_request *req,
             struct auth_result *res)
 {
-	struct passdb *db = auth_db_get(svc);
-	const char *stored = passdb_lookup(db, req->user);
-	enum password_result pr = password_verify(
-	        stored ? stored : svc->dummy_hash, req->password);
-	res->ok = false;
-	if (stored == NULL)
-		res->reason = "unknown user";
-	else if (pr == PASSWORD_BAD_SCHEME)
-		res->reason = "unusable stored password";
-	else if (pr == PASSWORD_MISMATCH)
-		res->reason = "wrong password";
-	else {
-		res->ok = true;
-		res->reason = NULL;
+	struct engine_attempt a = {
+	        .user = req->user,
+	        .mech = req->mech,
+	        .peer = req->peer,
+	        .id = req->has_clientid ? &req->clientid : NULL,
+	};
+	policy_engine_begin(svc->engine, &a);
+	bool password_ok = false;
+	const char *why = NULL;
+	if (!a.skip_password) {
+		struct passdb *db = auth_db_get(svc);
+		const char *stored = passdb_lookup(db, req->user);
+		/* Unknown users verify a dummy hash: same cost, same timing. */
+		enum password_result pr = password_verify(
+		        stored ? stored : svc->dummy_hash, req->password);
+		if (stored == NULL)
+			why = "unknown user";
+		else if (pr == PASSWORD_BAD_SCHEME)
+			why = "unusable stored password";
+		else if (pr == PASSWORD_MISMATCH)
+			why = "wrong password";
+		else
+			password_ok = true;
+		passdb_unref(db);
 	}
-	passdb_unref(db);
+	res->ok = policy_engine_finish(svc->engine, &a, password_ok, why,
+	                               &res->delay_ms, &res->presence,
+	                               &res->reason);
+}
 
-	char user[PASSDB_USER_MAX * 4 + 8], cid[CID_TYPE_MAX + 32];
-	auth_sanitize(req->user, user, sizeof(user));
-	auth_clientid_label(svc, req, cid, sizeof(cid));
-	if (res->ok)
-		log_info("auth: user=%s peer=%s mech=%s clientid=%s result=ok",
-		         user, req->peer, req->mech, cid);
-	else
-		log_info("auth: user=%s peer=%s mech=%s clientid=%s "
-		         "result=fail reason=\"%s\"",
-		         user, req->peer, req->mech, cid, res->reason);
+void
+auth_session_end(struct auth_service *svc, struct engine_presence *presence)
+{
+	policy_engine_session_end(svc->engine, presence);
 }

@@ -14,6 +14,7 @@
 
 #include "auth/sasl.h"
 #include "clientid/clientid.h"
+#include "policy/engine.h"
 
 #define AUTH_PEER_MAX 64
 
@@ -30,14 +31,17 @@ struct auth_result {
 	bool ok;
 	/* Internal only: logged and audited, never shown to the client. */
 	const char *reason;
+	uint64_t delay_ms; /* a budget past its free allowance: tarpit */
+	struct engine_presence presence; /* release at disconnect */
 };
 
 struct auth_service;
 
+/* The service uses engine (borrowed) for every decision. */
 struct auth_service *auth_service_new(const char *passdb_path,
                                       const char *dummy_scheme,
-                                      const uint8_t *secret, size_t secret_len,
-                                      char *err, size_t errlen);
+                                      struct policy_engine *engine, char *err,
+                                      size_t errlen);
 /* Loads the password file again; the old snapshot stays on failure. */
 bool auth_service_reload(struct auth_service *svc, char *err, size_t errlen);
 void auth_service_free(struct auth_service *svc);
@@ -46,9 +50,8 @@ void auth_service_free(struct auth_service *svc);
 void auth_verify(struct auth_service *svc, const struct auth_request *req,
                  struct auth_result *res);
 
-/* "TYPE/fp=0123456789abcdef" or "-", for logs (CID-PRV-2). */
-void auth_clientid_label(const struct auth_service *svc,
-                         const struct auth_request *req, char *out,
-                         size_t outlen);
+/* A session that held a device slot has ended. Thread-safe. */
+void auth_session_end(struct auth_service *svc,
+                      struct engine_presence *presence);
 
 #endif

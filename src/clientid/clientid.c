@@ -78,24 +78,35 @@ cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
 }
 
 void
-cid_fingerprint(const uint8_t *secret, size_t secret_len,
-                const struct cid_identity *id,
-                char out[CID_FINGERPRINT_LEN + 1])
+cid_hash(const uint8_t *secret, size_t secret_len,
+         const struct cid_identity *id, char out[CID_HASH_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t msg[CID_TYPE_MAX + 1 + CID_TOKEN_MAX];
 	size_t tl = strlen(id->type), kl = strlen(id->token);
 	memcpy(msg, id->type, tl);
-	msg[tl] = '\0'; /* separator no type character can forge */
+	msg[tl] = '\0'; /* a separator no type character can forge */
 	memcpy(msg + tl + 1, id->token, kl);
 
 	uint8_t mac[EVP_MAX_MD_SIZE];
 	unsigned mac_len = 0;
 	HMAC(EVP_sha256(), secret, (int)secret_len, msg, tl + 1 + kl, mac,
 	     &mac_len);
-	for (size_t i = 0; i < CID_FINGERPRINT_LEN / 2; i++) {
+	for (size_t i = 0; i < CID_HASH_LEN / 2; i++) {
 		out[2 * i] = hex[mac[i] >> 4];
 		out[2 * i + 1] = hex[mac[i] & 15];
 	}
+	out[CID_HASH_LEN] = '\0';
+	explicit_bzero(msg, sizeof(msg));
+}
+
+void
+cid_fingerprint(const uint8_t *secret, size_t secret_len,
+                const struct cid_identity *id,
+                char out[CID_FINGERPRINT_LEN + 1])
+{
+	char hash[CID_HASH_LEN + 1];
+	cid_hash(secret, secret_len, id, hash);
+	memcpy(out, hash, CID_FINGERPRINT_LEN);
 	out[CID_FINGERPRINT_LEN] = '\0';
 }

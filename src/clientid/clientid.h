@@ -30,10 +30,16 @@ struct cid_identity {
 bool cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
                const char **err);
 
+#define CID_HASH_LEN 64 /* hex of HMAC-SHA256 */
+
+/* The keyed hash a token is stored as (CID-PRV-1): hex of
+ * HMAC-SHA256(secret, type NUL token). */
+void cid_hash(const uint8_t *secret, size_t secret_len,
+              const struct cid_identity *id, char out[CID_HASH_LEN + 1]);
+
 /*
  * A short, stable, non-reversible name for an identity, safe to log and to
- * show (CID-PRV-2): hex of the first 64 bits of HMAC-SHA256(secret,
- * type NUL token).
+ * show (CID-PRV-2): the first 16 hex digits of cid_hash().
  */
 void cid_fingerprint(const uint8_t *secret, size_t secret_len,
                      const struct cid_identity *id,

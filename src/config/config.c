@@ -7,9 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/policy.h"
+
 #define CONFIG_LINE_MAX 4096
 
-enum config_type {
+enum config_kind {
 	CONFIG_STRING,
 	CONFIG_BOOL,
 	CONFIG_UINT,
@@ -19,7 +21,7 @@ enum config_type {
 
 struct config_key {
 	const char *name;
-	enum config_type type;
+	enum config_kind type;
 	size_t offset;
 	const char *def;
 	uint64_t min, max;          /* numeric bounds */
@@ -32,6 +34,8 @@ static const char *const config_levels[] = {"error", "warn", "info", "debug",
                                             NULL};
 static const char *const config_schemes[] = {"ARGON2ID", "SHA512-CRYPT",
                                              "BLF-CRYPT", "PLAIN", NULL};
+static const char *const config_modes[] = {"off", "observe", "learn", "enforce",
+                                           NULL};
 static const char *const config_facilities[] = {
         "mail",   "daemon", "auth",   "local0", "local1", "local2",
         "local3", "local4", "local5", "local6", "local7", NULL};
@@ -75,6 +79,39 @@ static const struct config_key config_keys[] = {
         K(timeout_auth, CONFIG_DURATION, "30m", 1000, 24 * HOUR_MS, NULL),
         K(shutdown_timeout, CONFIG_DURATION, "10s", 0, HOUR_MS, NULL),
         K(user, CONFIG_STRING, "", 0, 0, NULL),
+        K(policy_mode, CONFIG_STRING, "observe", 0, 0, config_modes),
+        K(policy_require_clientid, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(policy_learn_devices, CONFIG_UINT, "3", 1, 1000, NULL),
+        K(policy_types_allow, CONFIG_STRING, "", 0, 0, NULL),
+        K(policy_types_deny, CONFIG_STRING, "", 0, 0, NULL),
+        K(policy_device_connections, CONFIG_UINT, "20", 0, 100000, NULL),
+        K(registry_file, CONFIG_STRING, "state/registry.db", 0, 0, NULL),
+        K(registry_store_tokens, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(ratelimit_window, CONFIG_DURATION, "15m", 1000, 24 * HOUR_MS, NULL),
+        K(ratelimit_block_time, CONFIG_DURATION, "15m", 0, 24 * HOUR_MS, NULL),
+        K(ratelimit_delay_base, CONFIG_DURATION, "1s", 0, HOUR_MS, NULL),
+        K(ratelimit_delay_max, CONFIG_DURATION, "30s", 0, HOUR_MS, NULL),
+        K(ratelimit_token_free, CONFIG_UINT, "3", 0, 1000000, NULL),
+        K(ratelimit_token_block, CONFIG_UINT, "10", 0, 1000000, NULL),
+        K(ratelimit_account_free, CONFIG_UINT, "5", 0, 1000000, NULL),
+        K(ratelimit_account_block, CONFIG_UINT, "20", 0, 1000000, NULL),
+        K(ratelimit_address_free, CONFIG_UINT, "10", 0, 1000000, NULL),
+        K(ratelimit_address_block, CONFIG_UINT, "50", 0, 1000000, NULL),
+        K(detect_token_accounts, CONFIG_UINT, "3", 1, 1000, NULL),
+        K(detect_token_window, CONFIG_DURATION, "1h", 1000, 24 * HOUR_MS, NULL),
+        K(detect_token_block, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(detect_network_v4, CONFIG_UINT, "16", 1, 32, NULL),
+        K(detect_network_v6, CONFIG_UINT, "48", 1, 128, NULL),
+        K(alert_events, CONFIG_STRING, "all", 0, 0, NULL),
+        K(alert_syslog, CONFIG_BOOL, "yes", 0, 0, NULL),
+        K(alert_webhook, CONFIG_STRING, "", 0, 0, NULL),
+        K(alert_webhook_retries, CONFIG_UINT, "3", 0, 20, NULL),
+        K(alert_webhook_timeout, CONFIG_DURATION, "10s", 100, HOUR_MS, NULL),
+        K(alert_command, CONFIG_STRING, "", 0, 0, NULL),
+        K(alert_mail, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(alert_mail_from, CONFIG_STRING, "imapcid@localhost", 0, 0, NULL),
+        K(alert_mail_domain, CONFIG_STRING, "", 0, 0, NULL),
+        K(sendmail_path, CONFIG_STRING, "/usr/sbin/sendmail", 0, 0, NULL),
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -224,6 +261,69 @@ config_apply(struct config *cfg, const char *where, char *line, FILE *errf)
 	return 0;
 }
 
+/* "[type PATTERN]" opens a section that holds one key, flags. */
+static int
+config_section(struct config *cfg, const char *where, char *s, FILE *errf)
+{
+	size_t n = strlen(s);
+	if (n < 2 || s[n - 1] != ']') {
+		fprintf(errf, "%s: expected \"[type PATTERN]\"\n", where);
+		return 1;
+	}
+	s[n - 1] = '\0';
+	char *inner = config_trim(s + 1);
+	if (strncmp(inner, "type", 4) != 0 ||
+	    (inner[4] != ' ' && inner[4] != '\t')) {
+		fprintf(errf, "%s: unknown section \"[%s]\"\n", where, inner);
+		return 1;
+	}
+	char *pattern = config_trim(inner + 4);
+	if (*pattern == '\0' || strchr(pattern, ' ') != NULL) {
+		fprintf(errf, "%s: type: expected one type name or pattern\n",
+		        where);
+		return 1;
+	}
+	struct config_type *t =
+	        realloc(cfg->types, (cfg->ntypes + 1) * sizeof(*cfg->types));
+	if (t == NULL)
+		return 1;
+	cfg->types = t;
+	t = &cfg->types[cfg->ntypes++];
+	t->pattern = strdup(pattern);
+	t->flags = NULL;
+	t->where = strdup(where);
+	return t->pattern == NULL || t->where == NULL;
+}
+
+/* The key of a [type] section; a section ends after its flags line. */
+static int
+config_type_key(struct config *cfg, const char *where, char *s, FILE *errf)
+{
+	struct config_type *t = &cfg->types[cfg->ntypes - 1];
+	char *eq = strchr(s, '=');
+	if (eq == NULL) {
+		fprintf(errf, "%s: expected \"flags = ...\"\n", where);
+		return 1;
+	}
+	*eq = '\0';
+	char *key = config_trim(s), *value = config_trim(eq + 1);
+	if (strcmp(key, "flags") != 0) {
+		fprintf(errf, "%s: %s: unknown key in [type %s]\n", where, key,
+		        t->pattern);
+		return 1;
+	}
+	unsigned flags;
+	const char *bad;
+	size_t badlen;
+	if (!policy_flags_parse(value, &flags, &bad, &badlen)) {
+		fprintf(errf, "%s: flags: unknown flag \"%.*s\"\n", where,
+		        (int)badlen, bad);
+		return 1;
+	}
+	t->flags = strdup(value);
+	return t->flags == NULL;
+}
+
 static int
 config_read_file(struct config *cfg, const char *path, FILE *errf)
 {
@@ -249,9 +349,24 @@ config_read_file(struct config *cfg, const char *path, FILE *errf)
 		char *s = config_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
+		if (*s == '[') {
+			errors += config_section(cfg, where, s, errf);
+			continue;
+		}
+		if (cfg->ntypes > 0 &&
+		    cfg->types[cfg->ntypes - 1].flags == NULL) {
+			errors += config_type_key(cfg, where, s, errf);
+			continue;
+		}
 		errors += config_apply(cfg, where, s, errf);
 	}
 	fclose(f);
+	if (cfg->ntypes > 0 && cfg->types[cfg->ntypes - 1].flags == NULL) {
+		fprintf(errf, "%s: [type %s] has no flags line\n",
+		        cfg->types[cfg->ntypes - 1].where,
+		        cfg->types[cfg->ntypes - 1].pattern);
+		errors++;
+	}
 	return errors;
 }
 
@@ -304,6 +419,12 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
 		if (config_keys[i].type == CONFIG_STRING)
 			free(*(char **)((char *)cfg + config_keys[i].offset));
+	for (size_t i = 0; i < cfg->ntypes; i++) {
+		free(cfg->types[i].pattern);
+		free(cfg->types[i].flags);
+		free(cfg->types[i].where);
+	}
+	free(cfg->types);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

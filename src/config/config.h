@@ -37,6 +37,38 @@ struct config {
 	uint64_t limit_bad_commands_preauth;
 	uint64_t timeout_preauth, timeout_auth, shutdown_timeout; /* ms */
 	char *user;
+
+	/* device policy */
+	char *policy_mode;
+	bool policy_require_clientid;
+	uint64_t policy_learn_devices;
+	char *policy_types_allow, *policy_types_deny; /* pattern lists */
+	uint64_t policy_device_connections;
+	char *registry_file;
+	bool registry_store_tokens;
+	uint64_t ratelimit_window, ratelimit_block_time;    /* ms */
+	uint64_t ratelimit_delay_base, ratelimit_delay_max; /* ms */
+	uint64_t ratelimit_token_free, ratelimit_token_block;
+	uint64_t ratelimit_account_free, ratelimit_account_block;
+	uint64_t ratelimit_address_free, ratelimit_address_block;
+	uint64_t detect_token_accounts, detect_token_window;
+	bool detect_token_block;
+	uint64_t detect_network_v4, detect_network_v6;
+	char *alert_events;
+	bool alert_syslog;
+	char *alert_webhook;
+	uint64_t alert_webhook_retries, alert_webhook_timeout;
+	char *alert_command;
+	bool alert_mail;
+	char *alert_mail_from, *alert_mail_domain, *sendmail_path;
+
+	/* [type PATTERN] sections, in file order */
+	struct config_type {
+		char *pattern;
+		char *flags;
+		char *where; /* FILE:LINE of the section, for messages */
+	} * types;
+	size_t ntypes;
 };
 
 /*

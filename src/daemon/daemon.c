@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "policy/engine.h"
 
 #define DAEMON_ERR_MAX 512
 
@@ -28,6 +29,7 @@ struct daemon {
 	struct server *srv;
 	struct tls_server *tls;
 	struct auth_service *auth;
+	struct policy_engine *engine;
 };
 
 static int
@@ -82,6 +84,139 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("shutdown: signal %d, draining", (int)sig);
 	event_base_loopexit(d->base, NULL);
+}
+
+/* "A, B*, c" into an array of strings. */
+static bool
+daemon_split(const char *list, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const char *p = list;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *end = p;
+		while (*end != '\0' && *end != ' ' && *end != ',')
+			end++;
+		if (end == p)
+			break;
+		char **na = realloc(*out, (*n + 1) * sizeof(**out));
+		if (na == NULL)
+			return false;
+		*out = na;
+		if ((na[*n] = strndup(p, (size_t)(end - p))) == NULL)
+			return false;
+		(*n)++;
+		p = end;
+	}
+	return true;
+}
+
+static bool
+daemon_alert_events(const char *list, unsigned *out)
+{
+	char **names;
+	size_t n;
+	bool ok = daemon_split(list, &names, &n);
+	*out = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned bit;
+		if (strcmp(names[i], "all") == 0) {
+			*out |= (1u << POLICY_EVENT_COUNT) - 1;
+			continue;
+		}
+		if (strcmp(names[i], "none") == 0)
+			continue;
+		for (bit = 1; bit < (1u << POLICY_EVENT_COUNT); bit <<= 1)
+			if (strcmp(names[i], policy_event_name(bit)) == 0)
+				break;
+		if (bit >= (1u << POLICY_EVENT_COUNT)) {
+			log_error("alert_events: unknown event \"%s\"",
+			          names[i]);
+			ok = false;
+		}
+		*out |= bit;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ok;
+}
+
+static struct policy_engine *
+daemon_engine(const struct config *cfg, const uint8_t *secret,
+              size_t secret_len)
+{
+	struct engine_options eo = {0};
+	struct policy_rules *r = &eo.rules;
+	char err[DAEMON_ERR_MAX];
+	policy_mode_parse(cfg->policy_mode, &r->mode);
+	r->require_clientid = cfg->policy_require_clientid;
+	r->learn_max_devices = (unsigned)cfg->policy_learn_devices;
+	r->max_connections_per_device =
+	        (unsigned)cfg->policy_device_connections;
+	r->token_reuse_block = cfg->detect_token_block;
+	bool ok = daemon_split(cfg->policy_types_allow, &r->types_allow,
+	                       &r->ntypes_allow) &&
+	          daemon_split(cfg->policy_types_deny, &r->types_deny,
+	                       &r->ntypes_deny) &&
+	          daemon_alert_events(cfg->alert_events, &eo.alert_events);
+	r->types = calloc(cfg->ntypes ? cfg->ntypes : 1, sizeof(*r->types));
+	for (size_t i = 0; ok && r->types && i < cfg->ntypes; i++) {
+		const char *bad;
+		size_t badlen;
+		r->types[i].pattern = strdup(cfg->types[i].pattern);
+		policy_flags_parse(cfg->types[i].flags, &r->types[i].flags,
+		                   &bad, &badlen);
+		r->ntypes++;
+	}
+	char *registry = config_path(cfg, cfg->registry_file);
+	eo.registry_path = registry;
+	eo.store_tokens = cfg->registry_store_tokens;
+	if (eo.store_tokens)
+		log_warn("registry_store_tokens is on: client-id tokens are "
+		         "stored in clear (debugging only)");
+	struct ratelimit_params base = {
+	        .window_ms = cfg->ratelimit_window,
+	        .block_ms = cfg->ratelimit_block_time,
+	        .delay_base_ms = cfg->ratelimit_delay_base,
+	        .delay_max_ms = cfg->ratelimit_delay_max,
+	};
+	eo.rate_token = eo.rate_account = eo.rate_address = base;
+	eo.rate_token.free = (unsigned)cfg->ratelimit_token_free;
+	eo.rate_token.block = (unsigned)cfg->ratelimit_token_block;
+	eo.rate_account.free = (unsigned)cfg->ratelimit_account_free;
+	eo.rate_account.block = (unsigned)cfg->ratelimit_account_block;
+	eo.rate_address.free = (unsigned)cfg->ratelimit_address_free;
+	eo.rate_address.block = (unsigned)cfg->ratelimit_address_block;
+	eo.reuse_window_ms = cfg->detect_token_window;
+	eo.reuse_accounts = (unsigned)cfg->detect_token_accounts;
+	eo.network_v4_bits = (unsigned)cfg->detect_network_v4;
+	eo.network_v6_bits = (unsigned)cfg->detect_network_v6;
+	eo.alerts = (struct alert_options){
+	        .syslog = cfg->alert_syslog,
+	        .webhook = cfg->alert_webhook,
+	        .webhook_retries = (unsigned)cfg->alert_webhook_retries,
+	        .webhook_timeout_ms = cfg->alert_webhook_timeout,
+	        .command = cfg->alert_command,
+	        .mail = cfg->alert_mail,
+	        .mail_from = cfg->alert_mail_from,
+	        .mail_domain = cfg->alert_mail_domain,
+	        .sendmail = cfg->sendmail_path,
+	};
+	struct policy_engine *e = NULL;
+	if (ok && r->types != NULL && registry != NULL) {
+		/* the engine owns the rules from here, even on failure */
+		e = policy_engine_new(&eo, secret, secret_len, err,
+		                      sizeof(err));
+		if (e == NULL)
+			log_error("registry: %s", err);
+	} else {
+		log_error("policy: cannot set up the rules");
+	}
+	free(registry);
+	return e;
 }
 
 static bool
@@ -153,9 +288,12 @@ daemon_setup(struct daemon *d, struct server_options *o)
 		log_error("state: %s", err);
 		goto out;
 	}
-	d->auth = auth_service_new(passdb, cfg->default_pass_scheme, secret,
-	                           sizeof(secret), err, sizeof(err));
+	d->engine = daemon_engine(cfg, secret, sizeof(secret));
 	explicit_bzero(secret, sizeof(secret));
+	if (d->engine == NULL)
+		goto out;
+	d->auth = auth_service_new(passdb, cfg->default_pass_scheme, d->engine,
+	                           err, sizeof(err));
 	if (d->auth == NULL) {
 		log_error("passdb: %s", err);
 		goto out;
@@ -257,6 +395,7 @@ out:
 	server_free(d.srv);
 	tls_server_free(d.tls);
 	auth_service_free(d.auth);
+	policy_engine_free(d.engine);
 	free(o.addrs);
 	if (d.base != NULL)
 		event_base_free(d.base);

@@ -44,6 +44,7 @@ struct conn {
 	char peer_text[CONN_PEER_MAX];
 	const char *reject; /* BYE text instead of a greeting */
 	struct conn_auth_job *job;
+	struct engine_presence *presence; /* a device slot, while logged in */
 	bool handshaking;
 	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
 	bool starttls_pending; /* flush the OK, then handshake */
@@ -111,6 +112,11 @@ conn_destroy(struct conn *c)
 		return;
 	c->dead = true;
 	conn_release_peer(c);
+	if (c->presence != NULL) {
+		auth_session_end(c->th->srv->opts.auth, c->presence);
+		free(c->presence);
+		c->presence = NULL;
+	}
 	if (c->ev != NULL) {
 		event_free(c->ev);
 		c->ev = NULL;
@@ -134,6 +140,7 @@ conn_destroy(struct conn *c)
 	                  : "-");
 	if (c->job != NULL && c->job->job.run == NULL) {
 		/* the job is back and only its failure delay was pending */
+		auth_session_end(c->th->srv->opts.auth, &c->job->res.presence);
 		free(c->job);
 		c->job = NULL;
 	}
@@ -316,6 +323,14 @@ conn_auth_finish(struct conn *c)
 	struct conn_auth_job *j = c->job;
 	c->job = NULL;
 	imap_session_auth_done(c->sess, &j->res, &c->out);
+	if (j->res.presence.held) {
+		c->presence = malloc(sizeof(*c->presence));
+		if (c->presence != NULL)
+			*c->presence = j->res.presence;
+		else
+			auth_session_end(c->th->srv->opts.auth,
+			                 &j->res.presence);
+	}
 	free(j);
 	if (imap_session_authenticated(c->sess))
 		conn_release_peer(c); /* the cap is for unauthenticated ones */
@@ -348,14 +363,18 @@ conn_auth_done(struct ioloop_task *task)
 	struct conn *c = j->conn;
 	j->job.run = NULL; /* marks the job as returned */
 	if (c->dead) {
+		auth_session_end(c->th->srv->opts.auth, &j->res.presence);
 		c->job = NULL;
 		free(j);
 		conn_settle(c, false);
 		return;
 	}
-	uint64_t delay = c->th->srv->opts.auth_failure_delay_ms;
-	if (!j->res.ok && delay > 0) {
-		/* Slow every failure alike, whatever its reason (CID-POL-2). */
+	/* Slow every failure alike, whatever its reason (CID-POL-2), and
+	 * every answer to a client past its free failures (tarpit). */
+	uint64_t delay = j->res.delay_ms;
+	if (!j->res.ok && c->th->srv->opts.auth_failure_delay_ms > delay)
+		delay = c->th->srv->opts.auth_failure_delay_ms;
+	if (delay > 0) {
 		c->delay_ev = evtimer_new(c->th->loop.base, conn_delay_cb, c);
 		struct timeval tv = {(time_t)(delay / 1000),
 		                     (suseconds_t)(delay % 1000) * 1000};
@@ -371,7 +390,8 @@ conn_auth_submit(struct conn *c)
 	struct conn_auth_job *j = calloc(1, sizeof(*j));
 	struct auth_request *req = imap_session_auth_request(c->sess);
 	if (j == NULL) {
-		struct auth_result res = {false, "out of memory"};
+		struct auth_result res = {.ok = false,
+		                          .reason = "out of memory"};
 		imap_session_auth_done(c->sess, &res, &c->out);
 		return;
 	}
