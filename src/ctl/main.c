@@ -11,13 +11,25 @@
 static void
 ctl_usage(FILE *f)
 {
-	fprintf(f, "usage: imapcidctl [-c FILE] COMMAND ...\n"
-	           "commands:\n"
-	           "  user add [-s SCHEME] USER     add an account\n"
-	           "  user passwd [-s SCHEME] USER  change its password\n"
-	           "  user del USER                 remove an account\n"
-	           "  user list                     list accounts\n"
-	           "See imapcidctl(8).\n");
+	fprintf(f,
+	        "usage: imapcidctl [-c FILE] COMMAND ...\n"
+	        "commands:\n"
+	        "  user add [-s SCHEME] USER     add an account\n"
+	        "  user passwd [-s SCHEME] USER  change its password\n"
+	        "  user del USER                 remove an account\n"
+	        "  user list                     list accounts\n"
+	        "  device list USER [--json]     devices of an account\n"
+	        "  device approve USER FPR       trust a device\n"
+	        "  device revoke USER FPR [--until TIME]\n"
+	        "                                refuse a device\n"
+	        "  device forget USER FPR        remove a device\n"
+	        "  policy show [USER] [--json]   global and account policy\n"
+	        "  policy set USER MODE [--require-clientid yes|no|default]\n"
+	        "                                MODE: off, observe, learn,\n"
+	        "                                enforce, default\n"
+	        "  audit [--user U] [--since T] [--limit N] [--json]\n"
+	        "                                authentication attempts\n"
+	        "See imapcidctl(8).\n");
 }
 
 int
@@ -46,8 +58,13 @@ main(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	int status;
-	if (strcmp(argv[optind], "user") == 0) {
+	const char *what = argv[optind];
+	if (strcmp(what, "user") == 0) {
 		status = ctl_user(cfg, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(what, "device") == 0 || strcmp(what, "policy") == 0 ||
+	           strcmp(what, "audit") == 0) {
+		status = ctl_registry(cfg, what, argc - optind - 1,
+		                      argv + optind + 1);
 	} else {
 		ctl_usage(stderr);
 		status = 2;
