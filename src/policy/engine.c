@@ -13,6 +13,18 @@
 #define ENGINE_RATE_KEYS_MAX  100000 /* budgets tracked at once */
 #define ENGINE_TRACKED_TOKENS 100000
 #define ENGINE_KEY_MAX        (2 + ENGINE_ACCOUNT_MAX + 1)
+/* Audit rows and device touches waiting for the writer thread; past this,
+ * workers write themselves (back-pressure, never loss). */
+#define ENGINE_WRITES_MAX 100000
+
+/* What one attempt leaves to the writer: its audit row and, for a known
+ * device, the touch (count, last seen, last address). */
+struct engine_write {
+	struct engine_write *next;
+	struct registry_audit audit;
+	bool touch;
+	char hash[REGISTRY_HASH_LEN + 1];
+};
 
 struct policy_engine {
 	struct engine_options o;
@@ -23,6 +35,15 @@ struct policy_engine {
 	struct ratelimit *rate;
 	struct tracker *tracker;
 	struct alert *alert;
+	/* The writer thread: batches audit rows and touches into one
+	 * transaction, so a login does not pay for a commit. */
+	pthread_t writer;
+	bool writer_started;
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	struct engine_write *whead, *wtail;
+	size_t wqueued;
+	bool wstopping;
 };
 
 static void
@@ -61,6 +82,84 @@ engine_free_rules(struct policy_rules *r)
 	free(r->types);
 }
 
+static void
+engine_write_one(struct registry *reg, const struct engine_write *w)
+{
+	if (w->touch)
+		registry_device_touch(reg, w->audit.account, w->hash,
+		                      w->audit.time_ms / 1000, w->audit.peer);
+	if (!registry_audit_add(reg, &w->audit))
+		log_error("registry: cannot write audit row");
+}
+
+static void
+engine_write_batch(struct registry *reg, struct engine_write *list)
+{
+	bool txn = registry_begin(reg);
+	for (struct engine_write *w = list; w != NULL; w = w->next)
+		engine_write_one(reg, w);
+	if (txn && !registry_commit(reg))
+		log_error("registry: cannot commit audit rows");
+}
+
+static void *
+engine_writer_main(void *arg)
+{
+	struct policy_engine *e = arg;
+	struct registry *reg = NULL;
+	for (;;) {
+		pthread_mutex_lock(&e->wlock);
+		while (e->whead == NULL && !e->wstopping)
+			pthread_cond_wait(&e->wcond, &e->wlock);
+		struct engine_write *list = e->whead;
+		e->whead = e->wtail = NULL;
+		e->wqueued = 0;
+		bool stopping = e->wstopping;
+		pthread_mutex_unlock(&e->wlock);
+		if (list != NULL && reg == NULL) {
+			char err[512];
+			reg = registry_open(e->registry_path, err, sizeof(err));
+			if (reg == NULL)
+				log_error("registry: %s", err);
+		}
+		if (list != NULL && reg != NULL)
+			engine_write_batch(reg, list);
+		while (list != NULL) {
+			struct engine_write *next = list->next;
+			free(list);
+			list = next;
+		}
+		if (stopping)
+			break;
+	}
+	registry_close(reg);
+	return NULL;
+}
+
+static void
+engine_write_queue(struct policy_engine *e, struct registry *reg,
+                   struct engine_write *w)
+{
+	pthread_mutex_lock(&e->wlock);
+	if (e->wqueued < ENGINE_WRITES_MAX && !e->wstopping &&
+	    e->writer_started) {
+		w->next = NULL;
+		if (e->wtail != NULL)
+			e->wtail->next = w;
+		else
+			e->whead = w;
+		e->wtail = w;
+		e->wqueued++;
+		pthread_cond_signal(&e->wcond);
+		pthread_mutex_unlock(&e->wlock);
+		return;
+	}
+	pthread_mutex_unlock(&e->wlock);
+	if (reg != NULL)
+		engine_write_one(reg, w);
+	free(w);
+}
+
 struct policy_engine *
 policy_engine_new(const struct engine_options *o, const uint8_t *secret,
                   size_t secret_len, char *err, size_t errlen)
@@ -76,6 +175,8 @@ policy_engine_new(const struct engine_options *o, const uint8_t *secret,
 	e->secret_len = secret_len;
 	e->registry_path = strdup(o->registry_path);
 	pthread_key_create(&e->registry_key, engine_registry_close);
+	pthread_mutex_init(&e->wlock, NULL);
+	pthread_cond_init(&e->wcond, NULL);
 	e->rate = ratelimit_new(ENGINE_RATE_KEYS_MAX);
 	e->tracker = tracker_new(ENGINE_TRACKED_TOKENS);
 	if (e->registry_path == NULL || e->rate == NULL || e->tracker == NULL) {
@@ -95,6 +196,12 @@ policy_engine_new(const struct engine_options *o, const uint8_t *secret,
 		policy_engine_free(e);
 		return NULL;
 	}
+	if (pthread_create(&e->writer, NULL, engine_writer_main, e) != 0) {
+		snprintf(err, errlen, "cannot start the registry writer");
+		policy_engine_free(e);
+		return NULL;
+	}
+	e->writer_started = true;
 	return e;
 }
 
@@ -103,6 +210,15 @@ policy_engine_free(struct policy_engine *e)
 {
 	if (e == NULL)
 		return;
+	if (e->writer_started) {
+		pthread_mutex_lock(&e->wlock);
+		e->wstopping = true;
+		pthread_cond_signal(&e->wcond);
+		pthread_mutex_unlock(&e->wlock);
+		pthread_join(e->writer, NULL); /* flushes what is queued */
+	}
+	pthread_mutex_destroy(&e->wlock);
+	pthread_cond_destroy(&e->wcond);
 	alert_free(e->alert);
 	ratelimit_free(e->rate);
 	tracker_free(e->tracker);
@@ -233,10 +349,6 @@ engine_record(struct policy_engine *e, struct registry *reg,
               const struct engine_attempt *a, enum policy_device_action act)
 {
 	int64_t now_s = (int64_t)(a->now_ms / 1000);
-	if (act == POLICY_RECORD_TOUCH) {
-		registry_device_touch(reg, a->account, a->hash, now_s, a->peer);
-		return;
-	}
 	struct registry_device d;
 	if (registry_device_get(reg, a->account, a->hash, &d) != 1) {
 		memset(&d, 0, sizeof(d));
@@ -353,7 +465,11 @@ policy_engine_finish(struct policy_engine *e, struct engine_attempt *a,
 	if (!d.accept)
 		policy_engine_session_end(e, presence);
 
-	if (d.record != POLICY_RECORD_NONE && reg != NULL)
+	/* A device that is new or changes state is written now, so the next
+	 * login sees it; touches and audit rows go to the writer. */
+	if ((d.record == POLICY_RECORD_TRUST ||
+	     d.record == POLICY_RECORD_PENDING) &&
+	    reg != NULL)
 		engine_record(e, reg, a, d.record);
 	char key[ENGINE_KEY_MAX + 64];
 	for (unsigned k = POLICY_KEY_TOKEN; k <= POLICY_KEY_ADDRESS; k <<= 1) {
@@ -382,22 +498,26 @@ policy_engine_finish(struct policy_engine *e, struct engine_attempt *a,
 	else
 		snprintf(why, sizeof(why), "%s", d.reason);
 
-	if (reg != NULL) {
-		struct registry_audit au;
-		memset(&au, 0, sizeof(au));
-		au.time_ms = (int64_t)a->now_ms;
-		snprintf(au.account, sizeof(au.account), "%s", a->account);
-		snprintf(au.peer, sizeof(au.peer), "%s", a->peer);
+	struct engine_write *w = calloc(1, sizeof(*w));
+	if (w != NULL) {
+		struct registry_audit *au = &w->audit;
+		au->time_ms = (int64_t)a->now_ms;
+		snprintf(au->account, sizeof(au->account), "%s", a->account);
+		snprintf(au->peer, sizeof(au->peer), "%s", a->peer);
 		if (a->id != NULL && a->fp[0] != '\0' &&
 		    (a->type_flags & POLICY_FLAG_USERLOG)) {
-			snprintf(au.type, sizeof(au.type), "%s", a->id->type);
-			memcpy(au.fp, a->fp, sizeof(au.fp));
+			snprintf(au->type, sizeof(au->type), "%s", a->id->type);
+			memcpy(au->fp, a->fp, sizeof(au->fp));
 		}
-		snprintf(au.mech, sizeof(au.mech), "%s", a->mech);
-		au.ok = d.accept;
-		snprintf(au.reason, sizeof(au.reason), "%s", why);
-		if (!registry_audit_add(reg, &au))
-			log_error("registry: cannot write audit row");
+		snprintf(au->mech, sizeof(au->mech), "%s", a->mech);
+		au->ok = d.accept;
+		snprintf(au->reason, sizeof(au->reason), "%s", why);
+		w->touch = d.record == POLICY_RECORD_TOUCH;
+		memcpy(w->hash, a->hash, sizeof(w->hash));
+		engine_write_queue(e, reg, w);
+	} else {
+		log_error("registry: out of memory for the audit row of %s",
+		          a->account);
 	}
 	engine_alerts(e, a, d.events, why);
 	engine_log(a, d.accept, d.accept && d.objection == NULL ? NULL : why);

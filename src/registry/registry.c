@@ -10,8 +10,19 @@
 #define REGISTRY_BUSY_MS        5000
 #define REGISTRY_SCHEMA_VERSION 1
 
+#define REGISTRY_STMT_CACHE 16
+
+/* Statements are prepared once per handle and reused: preparing costs more
+ * than running the small queries of a login. Keyed by the SQL text's
+ * address (every statement is a string literal). */
+struct registry_stmt {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
 struct registry {
 	sqlite3 *db;
+	struct registry_stmt cache[REGISTRY_STMT_CACHE];
 };
 
 static const char registry_schema[] =
@@ -28,7 +39,6 @@ static const char registry_schema[] =
         " fp TEXT NOT NULL, mech TEXT NOT NULL, ok INTEGER NOT NULL,"
         " reason TEXT NOT NULL);"
         "CREATE INDEX IF NOT EXISTS audit_account ON audit(account, time_ms);"
-        "CREATE INDEX IF NOT EXISTS audit_time ON audit(time_ms);"
         "CREATE TABLE IF NOT EXISTS accounts ("
         " account TEXT PRIMARY KEY, mode TEXT NOT NULL DEFAULT '',"
         " require_clientid INTEGER NOT NULL DEFAULT -1);";
@@ -95,6 +105,8 @@ registry_close(struct registry *r)
 {
 	if (r == NULL)
 		return;
+	for (int i = 0; i < REGISTRY_STMT_CACHE; i++)
+		sqlite3_finalize(r->cache[i].st);
 	sqlite3_close_v2(r->db);
 	free(r);
 }
@@ -102,11 +114,45 @@ registry_close(struct registry *r)
 static sqlite3_stmt *
 registry_prepare(struct registry *r, const char *sql)
 {
+	int i;
+	for (i = 0; i < REGISTRY_STMT_CACHE && r->cache[i].sql != NULL; i++)
+		if (r->cache[i].sql == sql)
+			return r->cache[i].st;
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
 	                       NULL) != SQLITE_OK)
 		return NULL;
+	if (i < REGISTRY_STMT_CACHE) {
+		r->cache[i].sql = sql;
+		r->cache[i].st = st;
+	}
 	return st;
+}
+
+/* Done with a statement from registry_prepare(). */
+static void
+registry_release(struct registry *r, sqlite3_stmt *st)
+{
+	for (int i = 0; i < REGISTRY_STMT_CACHE; i++)
+		if (r->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st); /* the cache was full */
+}
+
+bool
+registry_begin(struct registry *r)
+{
+	return sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	       SQLITE_OK;
+}
+
+bool
+registry_commit(struct registry *r)
+{
+	return sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 }
 
 static void
@@ -157,7 +203,7 @@ registry_device_get(struct registry *r, const char *account, const char *hash,
 	} else if (rc == SQLITE_DONE) {
 		found = 0;
 	}
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return found;
 }
 
@@ -184,7 +230,7 @@ registry_device_put(struct registry *r, const struct registry_device *d)
 	sqlite3_bind_text(st, 9, d->last_addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, d->count);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return ok;
 }
 
@@ -202,7 +248,7 @@ registry_device_touch(struct registry *r, const char *account, const char *hash,
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_text(st, 4, addr, -1, SQLITE_STATIC);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return ok;
 }
 
@@ -246,7 +292,7 @@ registry_device_find(struct registry *r, const char *account,
 		fn(&d, arg);
 		n++;
 	}
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return rc == SQLITE_DONE ? n : -1;
 }
 
@@ -267,7 +313,7 @@ registry_exec_prefix(struct registry *r, const char *sql, const char *account,
 		sqlite3_bind_int64(st, 4, until);
 	}
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return rc == SQLITE_DONE ? sqlite3_changes(r->db) : -1;
 }
 
@@ -304,7 +350,7 @@ registry_trusted_count(struct registry *r, const char *account, int64_t now)
 	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return n;
 }
 
@@ -325,7 +371,7 @@ registry_audit_add(struct registry *r, const struct registry_audit *a)
 	sqlite3_bind_int(st, 7, a->ok);
 	sqlite3_bind_text(st, 8, a->reason, -1, SQLITE_STATIC);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return ok;
 }
 
@@ -363,7 +409,7 @@ registry_audit_list(struct registry *r, const char *account, int64_t since_ms,
 		fn(&a, arg);
 		n++;
 	}
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return rc == SQLITE_DONE ? n : -1;
 }
 
@@ -387,7 +433,7 @@ registry_account_get(struct registry *r, const char *account,
 	} else if (rc == SQLITE_DONE) {
 		found = 0;
 	}
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return found;
 }
 
@@ -404,7 +450,7 @@ registry_account_set(struct registry *r, const char *account,
 	sqlite3_bind_text(st, 2, a->mode, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, a->require_clientid);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return ok;
 }
 
@@ -429,6 +475,6 @@ registry_account_list(struct registry *r,
 		fn(account, &a, arg);
 		n++;
 	}
-	sqlite3_finalize(st);
+	registry_release(r, st);
 	return rc == SQLITE_DONE ? n : -1;
 }

@@ -59,6 +59,10 @@ struct registry;
 struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *r);
 
+/* Groups the writes of one login into one commit. */
+bool registry_begin(struct registry *r);
+bool registry_commit(struct registry *r);
+
 /* Returns 1 found, 0 not found, -1 error. */
 int registry_device_get(struct registry *r, const char *account,
                         const char *hash, struct registry_device *out);
