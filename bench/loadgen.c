@@ -52,12 +52,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define RBUF_SIZE 4096
-#define WBUF_SIZE 1024
-#define MAX_LAT_SAMPLES (20u * 1000u * 1000u)
-#define MAX_DIAG_LINES 20
+#define RBUF_SIZE        4096
+#define WBUF_SIZE        1024
+#define MAX_LAT_SAMPLES  (20u * 1000u * 1000u)
+#define MAX_DIAG_LINES   20
 #define SCAN_INTERVAL_NS (100ull * 1000 * 1000)
-#define DRAIN_LIMIT_NS (10ull * 1000 * 1000 * 1000)
+#define DRAIN_LIMIT_NS   (10ull * 1000 * 1000 * 1000)
 #define MAX_HOLD_SECONDS 3600
 
 enum mode { MODE_SESSION, MODE_HANDSHAKE, MODE_IDLE };
@@ -87,19 +87,19 @@ enum fail {
 };
 
 static const char *fail_names[F_COUNT] = {
-	"connect", "tls", "greeting", "clientid", "login",
-	"logout", "closed", "timeout", "proto",
+        "connect", "tls",    "greeting", "clientid", "login",
+        "logout",  "closed", "timeout",  "proto",
 };
 
 struct conn {
 	int fd;
 	enum state st;
 	SSL *ssl;
-	uint64_t t_start;    /* connect() issued */
-	uint64_t deadline;   /* current step must finish by then */
+	uint64_t t_start;  /* connect() issued */
+	uint64_t deadline; /* current step must finish by then */
 	bool saw_bye;
-	bool counted_up;     /* idle mode: counted as established */
-	long uidx;           /* user number of this connection */
+	bool counted_up; /* idle mode: counted as established */
+	long uidx;       /* user number of this connection */
 	size_t rlen;
 	size_t wlen, woff;
 	char rbuf[RBUF_SIZE];
@@ -129,25 +129,25 @@ struct opts {
 };
 
 static struct opts o = {
-	.mode = MODE_SESSION,
-	.host = "127.0.0.1",
-	.port = "993",
-	.conc = 1,
-	.duration = 0,
-	.total = 0,
-	.user = "bench%d",
-	.pass = "benchpass",
-	.nusers = 1,
-	.user_base = 1,
-	.clientid = true,
-	.uuid_per_user = false,
-	.idle_login = false,
-	.timeout = 30,
-	.setup_timeout = 300,
-	.src_ips = 1,
-	.allow_nonloopback = false,
-	.quiet = false,
-	.tls_max = NULL,
+        .mode = MODE_SESSION,
+        .host = "127.0.0.1",
+        .port = "993",
+        .conc = 1,
+        .duration = 0,
+        .total = 0,
+        .user = "bench%d",
+        .pass = "benchpass",
+        .nusers = 1,
+        .user_base = 1,
+        .clientid = true,
+        .uuid_per_user = false,
+        .idle_login = false,
+        .timeout = 30,
+        .setup_timeout = 300,
+        .src_ips = 1,
+        .allow_nonloopback = false,
+        .quiet = false,
+        .tls_max = NULL,
 };
 
 static volatile sig_atomic_t got_signal;
@@ -166,21 +166,23 @@ static uint64_t idle_up, idle_dropped;
 static uint32_t *lat_us;
 static size_t nlat, caplat;
 static bool window_open = true;
-static uint64_t t_end;        /* end of the measurement window (0 = none) */
+static uint64_t t_end; /* end of the measurement window (0 = none) */
 static bool starting = true;
 static uint64_t user_rr;
 static uint64_t rng_state;
 static int diag_lines;
 static char tls_desc[160];
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *fmt, ...)
+static void
+die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -191,7 +193,8 @@ static void die(const char *fmt, ...)
 	exit(2);
 }
 
-static void diag(const char *fmt, ...)
+static void
+diag(const char *fmt, ...)
 {
 	va_list ap;
 	if (diag_lines >= MAX_DIAG_LINES)
@@ -207,7 +210,8 @@ static void diag(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static uint64_t rng_next(void)
+static uint64_t
+rng_next(void)
 {
 	/* xorshift64*: fast, good enough for UUID v4 tokens */
 	rng_state ^= rng_state >> 12;
@@ -216,14 +220,16 @@ static uint64_t rng_next(void)
 	return rng_state * 2685821657736338717ull;
 }
 
-static void on_signal(int sig)
+static void
+on_signal(int sig)
 {
 	got_signal = sig;
 }
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void raise_nofile(long need)
+static void
+raise_nofile(long need)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -233,7 +239,7 @@ static void raise_nofile(long need)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if ((long)rl.rlim_cur < need) {
-		struct rlimit want = { (rlim_t)need, (rlim_t)need };
+		struct rlimit want = {(rlim_t)need, (rlim_t)need};
 		if (rl.rlim_max > (rlim_t)need)
 			want.rlim_max = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
@@ -241,11 +247,13 @@ static void raise_nofile(long need)
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if ((long)rl.rlim_cur < need)
-		fprintf(stderr, "loadgen: warning: RLIMIT_NOFILE %ld < %ld needed\n",
-			(long)rl.rlim_cur, need);
+		fprintf(stderr,
+		        "loadgen: warning: RLIMIT_NOFILE %ld < %ld needed\n",
+		        (long)rl.rlim_cur, need);
 }
 
-static bool is_loopback(const struct sockaddr_storage *ss)
+static bool
+is_loopback(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
@@ -261,24 +269,28 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	return false;
 }
 
-static void resolve_target(void)
+static void
+resolve_target(void)
 {
-	struct addrinfo hints = { 0 }, *res;
+	struct addrinfo hints = {0}, *res;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	int r = getaddrinfo(o.host, o.port, &hints, &res);
 	if (r != 0)
-		die("cannot resolve %s:%s: %s", o.host, o.port, gai_strerror(r));
+		die("cannot resolve %s:%s: %s", o.host, o.port,
+		    gai_strerror(r));
 	memcpy(&dst, res->ai_addr, res->ai_addrlen);
 	dstlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	if (!is_loopback(&dst) && !o.allow_nonloopback)
-		die("refusing non-loopback target %s (benchmarks stay on 127.0.0.0/8 / ::1)",
+		die("refusing non-loopback target %s (benchmarks stay on "
+		    "127.0.0.0/8 / ::1)",
 		    o.host);
 }
 
 /* Substitute the user number into a pattern containing at most one "%d". */
-static void make_user(char *out, size_t outsz, long n)
+static void
+make_user(char *out, size_t outsz, long n)
 {
 	const char *p = strstr(o.user, "%d");
 	if (!p) {
@@ -288,7 +300,8 @@ static void make_user(char *out, size_t outsz, long n)
 	snprintf(out, outsz, "%.*s%ld%s", (int)(p - o.user), o.user, n, p + 2);
 }
 
-static bool atom_safe(const char *s)
+static bool
+atom_safe(const char *s)
 {
 	if (!*s)
 		return false;
@@ -301,7 +314,8 @@ static bool atom_safe(const char *s)
 }
 
 /* Append an IMAP astring (atom if possible, else quoted). */
-static int put_astring(char *out, size_t outsz, const char *s)
+static int
+put_astring(char *out, size_t outsz, const char *s)
 {
 	if (atom_safe(s))
 		return snprintf(out, outsz, "%s", s);
@@ -319,7 +333,8 @@ static int put_astring(char *out, size_t outsz, const char *s)
 	return (int)k;
 }
 
-static void lat_add(uint64_t ns)
+static void
+lat_add(uint64_t ns)
 {
 	if (nlat >= MAX_LAT_SAMPLES)
 		return;
@@ -335,13 +350,15 @@ static void lat_add(uint64_t ns)
 	lat_us[nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int
+cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
 }
 
-static double pct(double p)
+static double
+pct(double p)
 {
 	if (nlat == 0)
 		return 0;
@@ -353,7 +370,8 @@ static double pct(double p)
 
 /* ---- connection lifecycle ----------------------------------------------- */
 
-static void conn_release(struct conn *c)
+static void
+conn_release(struct conn *c)
 {
 	if (c->ssl) {
 		/* One nonblocking close_notify, as a polite client does; no wait. */
@@ -371,12 +389,14 @@ static void conn_release(struct conn *c)
 	freelist[nfree++] = (int)(c - conns);
 }
 
-static bool in_window(void)
+static bool
+in_window(void)
 {
 	return window_open && (t_end == 0 || now_ns() < t_end);
 }
 
-static void conn_fail(struct conn *c, enum fail f, const char *why)
+static void
+conn_fail(struct conn *c, enum fail f, const char *why)
 {
 	if (o.mode == MODE_IDLE && c->counted_up) {
 		idle_dropped++;
@@ -391,7 +411,8 @@ static void conn_fail(struct conn *c, enum fail f, const char *why)
 	conn_release(c);
 }
 
-static void conn_ok(struct conn *c)
+static void
+conn_ok(struct conn *c)
 {
 	uint64_t t = now_ns();
 	ok_total++;
@@ -402,12 +423,14 @@ static void conn_ok(struct conn *c)
 	conn_release(c);
 }
 
-static void set_deadline(struct conn *c)
+static void
+set_deadline(struct conn *c)
 {
 	c->deadline = now_ns() + (uint64_t)(o.timeout * 1e9);
 }
 
-static void queue_write(struct conn *c, const char *fmt, ...)
+static void
+queue_write(struct conn *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -419,7 +442,8 @@ static void queue_write(struct conn *c, const char *fmt, ...)
 	c->woff = 0;
 }
 
-static void send_login(struct conn *c, long uidx)
+static void
+send_login(struct conn *c, long uidx)
 {
 	char user[256], qu[520], qp[520];
 	make_user(user, sizeof user, uidx);
@@ -430,7 +454,8 @@ static void send_login(struct conn *c, long uidx)
 	set_deadline(c);
 }
 
-static void send_clientid(struct conn *c, long uidx)
+static void
+send_clientid(struct conn *c, long uidx)
 {
 	uint64_t a, b;
 	if (o.uuid_per_user) {
@@ -442,17 +467,19 @@ static void send_clientid(struct conn *c, long uidx)
 		a = rng_next();
 		b = rng_next();
 	}
-	a = (a & ~0xf000ull) | 0x4000ull;                 /* version 4 */
+	a = (a & ~0xf000ull) | 0x4000ull;                        /* version 4 */
 	b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull; /* variant */
-	queue_write(c, "a CLIENTID UUID %08" PRIx64 "-%04" PRIx64 "-%04" PRIx64
-		    "-%04" PRIx64 "-%012" PRIx64 "\r\n",
-		    a >> 32, (a >> 16) & 0xffff, a & 0xffff,
-		    b >> 48, b & 0xffffffffffffull);
+	queue_write(c,
+	            "a CLIENTID UUID %08" PRIx64 "-%04" PRIx64 "-%04" PRIx64
+	            "-%04" PRIx64 "-%012" PRIx64 "\r\n",
+	            a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+	            b & 0xffffffffffffull);
 	c->st = ST_CLIENTID;
 	set_deadline(c);
 }
 
-static void after_greeting(struct conn *c)
+static void
+after_greeting(struct conn *c)
 {
 	if (o.mode == MODE_HANDSHAKE) {
 		conn_ok(c);
@@ -472,7 +499,8 @@ static void after_greeting(struct conn *c)
 		send_login(c, c->uidx);
 }
 
-static void record_tls_desc(SSL *ssl)
+static void
+record_tls_desc(SSL *ssl)
 {
 	if (tls_desc[0])
 		return;
@@ -483,12 +511,13 @@ static void record_tls_desc(SSL *ssl)
 		grp = SSL_group_to_name(ssl, g);
 #endif
 	snprintf(tls_desc, sizeof tls_desc, "%s/%s/%s", SSL_get_version(ssl),
-		 SSL_get_cipher_name(ssl), grp ? grp : "?");
+	         SSL_get_cipher_name(ssl), grp ? grp : "?");
 }
 
 /* Handle one complete response line (CRLF stripped). Returns false when the
  * connection was released. */
-static bool handle_line(struct conn *c, char *line, size_t len)
+static bool
+handle_line(struct conn *c, char *line, size_t len)
 {
 	(void)len;
 	switch (c->st) {
@@ -547,7 +576,8 @@ static bool handle_line(struct conn *c, char *line, size_t len)
 	}
 }
 
-static bool process_input(struct conn *c)
+static bool
+process_input(struct conn *c)
 {
 	for (;;) {
 		char *nl = memchr(c->rbuf, '\n', c->rlen);
@@ -570,7 +600,8 @@ static bool process_input(struct conn *c)
 	}
 }
 
-static const char *ssl_errstr(int sslerr)
+static const char *
+ssl_errstr(int sslerr)
 {
 	static char buf[256];
 	unsigned long e = ERR_get_error();
@@ -585,7 +616,8 @@ static const char *ssl_errstr(int sslerr)
 	return buf;
 }
 
-static void conn_drive(struct conn *c, uint32_t ev)
+static void
+conn_drive(struct conn *c, uint32_t ev)
 {
 	for (;;) {
 		switch (c->st) {
@@ -594,7 +626,8 @@ static void conn_drive(struct conn *c, uint32_t ev)
 		case ST_CONNECTING: {
 			int err = 0;
 			socklen_t el = sizeof err;
-			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err,
+			               &el) != 0)
 				err = errno;
 			if (err) {
 				conn_fail(c, F_CONNECT, strerror(err));
@@ -608,7 +641,8 @@ static void conn_drive(struct conn *c, uint32_t ev)
 				return;
 			}
 			SSL_set_fd(c->ssl, c->fd);
-			if (!isdigit((unsigned char)o.host[0]) && o.host[0] != '[')
+			if (!isdigit((unsigned char)o.host[0]) &&
+			    o.host[0] != '[')
 				SSL_set_tlsext_host_name(c->ssl, o.host);
 			SSL_set_connect_state(c->ssl);
 			c->st = ST_TLS;
@@ -625,7 +659,8 @@ static void conn_drive(struct conn *c, uint32_t ev)
 				break;
 			}
 			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE)
 				return;
 			conn_fail(c, F_TLS, ssl_errstr(e));
 			return;
@@ -635,13 +670,14 @@ static void conn_drive(struct conn *c, uint32_t ev)
 			if (c->woff < c->wlen) {
 				ERR_clear_error();
 				int r = SSL_write(c->ssl, c->wbuf + c->woff,
-						  (int)(c->wlen - c->woff));
+				                  (int)(c->wlen - c->woff));
 				if (r > 0) {
 					c->woff += (size_t)r;
 					continue;
 				}
 				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				if (e == SSL_ERROR_WANT_WRITE ||
+				    e == SSL_ERROR_WANT_READ)
 					return;
 				conn_fail(c, F_CLOSED, ssl_errstr(e));
 				return;
@@ -656,23 +692,29 @@ static void conn_drive(struct conn *c, uint32_t ev)
 				continue;
 			}
 			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE)
 				return;
 			if (c->st == ST_LOGOUT && c->saw_bye &&
-			    (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)) {
+			    (e == SSL_ERROR_ZERO_RETURN ||
+			     e == SSL_ERROR_SYSCALL)) {
 				conn_ok(c); /* BYE then close without tagged OK */
 				return;
 			}
-			enum fail f = c->st == ST_GREETING ? F_GREETING : F_CLOSED;
-			conn_fail(c, f, e == SSL_ERROR_ZERO_RETURN ? "server closed the connection"
-								   : ssl_errstr(e));
+			enum fail f =
+			        c->st == ST_GREETING ? F_GREETING : F_CLOSED;
+			conn_fail(c, f,
+			          e == SSL_ERROR_ZERO_RETURN
+			                  ? "server closed the connection"
+			                  : ssl_errstr(e));
 			return;
 		}
 		}
 	}
 }
 
-static void conn_start(void)
+static void
+conn_start(void)
 {
 	int idx = freelist[--nfree];
 	struct conn *c = &conns[idx];
@@ -681,7 +723,8 @@ static void conn_start(void)
 	active++;
 	started++;
 	c->t_start = now_ns();
-	int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(dst.ss_family,
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		conn_fail(c, F_CONNECT, strerror(errno));
 		return;
@@ -691,9 +734,12 @@ static void conn_start(void)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (o.src_ips > 1 && dst.ss_family == AF_INET) {
 		/* spread over 127.0.0.1..127.0.0.N to widen the 4-tuple space */
-		struct sockaddr_in src = { .sin_family = AF_INET };
-		src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(started % (uint64_t)o.src_ips));
-		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		src.sin_addr.s_addr =
+		        htonl(0x7f000001u +
+		              (uint32_t)(started % (uint64_t)o.src_ips));
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		           sizeof one);
 		if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
 			conn_fail(c, F_CONNECT, strerror(errno));
 			return;
@@ -701,21 +747,24 @@ static void conn_start(void)
 	}
 	c->st = ST_CONNECTING;
 	set_deadline(c);
-	if (connect(fd, (struct sockaddr *)&dst, dstlen) != 0 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&dst, dstlen) != 0 &&
+	    errno != EINPROGRESS) {
 		conn_fail(c, F_CONNECT, strerror(errno));
 		return;
 	}
 	/* registered after connect(): an already-finished connect is reported
 	 * at once, an unconnected socket's HUP never is */
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP,
-				  .data.ptr = c };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET |
+	                                   EPOLLRDHUP,
+	                         .data.ptr = c};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		conn_fail(c, F_CONNECT, strerror(errno));
 		return;
 	}
 }
 
-static void scan_timeouts(uint64_t t)
+static void
+scan_timeouts(uint64_t t)
 {
 	for (int i = 0; i < nconns; i++) {
 		struct conn *c = &conns[i];
@@ -723,9 +772,11 @@ static void scan_timeouts(uint64_t t)
 			continue;
 		if (t > c->deadline) {
 			char why[64];
-			static const char *sn[] = { "free", "connect", "tls", "greeting",
-						    "clientid", "login", "logout", "idle" };
-			snprintf(why, sizeof why, "no progress in %s step", sn[c->st]);
+			static const char *sn[] = {
+			        "free",     "connect", "tls",    "greeting",
+			        "clientid", "login",   "logout", "idle"};
+			snprintf(why, sizeof why, "no progress in %s step",
+			         sn[c->st]);
 			conn_fail(c, F_TIMEOUT, why);
 		}
 	}
@@ -733,38 +784,52 @@ static void scan_timeouts(uint64_t t)
 
 /* ---- modes -------------------------------------------------------------- */
 
-static void usage(void)
+static void
+usage(void)
 {
-	fputs(
-"usage: loadgen session|handshake|idle [options]\n"
-"       loadgen procstat PID        (CPU seconds and memory of PID and its descendants)\n"
-"       loadgen freeport            (print a free TCP port on 127.0.0.1)\n"
-"       loadgen crypt [-n N]        (time SHA512-CRYPT verifications)\n"
-"options:\n"
-"  -h HOST        target address (default 127.0.0.1; loopback only)\n"
-"  -p PORT        implicit-TLS port (default 993)\n"
-"  -c N           concurrency (session/handshake), or max connections being\n"
-"                 set up at once (idle; default 256)\n"
-"  -d SECONDS     run time (session/handshake) or hold time (idle)\n"
-"  -n N           total sessions (session/handshake), or connections (idle)\n"
-"  -u USER        user name or pattern with one %d (default bench%d)\n"
-"  -U N           number of users for the pattern (default 1)\n"
-"  -B N           first user number (default 1)\n"
-"  -P PASS        password (default benchpass)\n"
-"  -t SECONDS     per-step timeout (default 30)\n"
-"  -T SECONDS     idle: time allowed to open all connections (default 300)\n"
-"  -S N           spread source addresses over 127.0.0.1..127.0.0.N\n"
-"  --no-clientid  do not send CLIENTID (servers without the extension)\n"
-"  --uuid-per-user  one stable CLIENTID UUID per user instead of per connection\n"
-"  --login        idle: also CLIENTID + LOGIN before idling\n"
-"  --tls-max V    cap the TLS version: 1.2 or 1.3\n"
-"  -q             no human summary on stderr\n", stderr);
+	fputs("usage: loadgen session|handshake|idle [options]\n"
+	      "       loadgen procstat PID        (CPU seconds and memory of "
+	      "PID and its descendants)\n"
+	      "       loadgen freeport            (print a free TCP port on "
+	      "127.0.0.1)\n"
+	      "       loadgen crypt [-n N]        (time SHA512-CRYPT "
+	      "verifications)\n"
+	      "options:\n"
+	      "  -h HOST        target address (default 127.0.0.1; loopback "
+	      "only)\n"
+	      "  -p PORT        implicit-TLS port (default 993)\n"
+	      "  -c N           concurrency (session/handshake), or max "
+	      "connections being\n"
+	      "                 set up at once (idle; default 256)\n"
+	      "  -d SECONDS     run time (session/handshake) or hold time "
+	      "(idle)\n"
+	      "  -n N           total sessions (session/handshake), or "
+	      "connections (idle)\n"
+	      "  -u USER        user name or pattern with one %d (default "
+	      "bench%d)\n"
+	      "  -U N           number of users for the pattern (default 1)\n"
+	      "  -B N           first user number (default 1)\n"
+	      "  -P PASS        password (default benchpass)\n"
+	      "  -t SECONDS     per-step timeout (default 30)\n"
+	      "  -T SECONDS     idle: time allowed to open all connections "
+	      "(default 300)\n"
+	      "  -S N           spread source addresses over "
+	      "127.0.0.1..127.0.0.N\n"
+	      "  --no-clientid  do not send CLIENTID (servers without the "
+	      "extension)\n"
+	      "  --uuid-per-user  one stable CLIENTID UUID per user instead of "
+	      "per connection\n"
+	      "  --login        idle: also CLIENTID + LOGIN before idling\n"
+	      "  --tls-max V    cap the TLS version: 1.2 or 1.3\n"
+	      "  -q             no human summary on stderr\n",
+	      stderr);
 	exit(2);
 }
 
-static int run_load(void)
+static int
+run_load(void)
 {
-	struct sigaction sa = { 0 };
+	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -794,9 +859,11 @@ static int run_load(void)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	/* every connection is a full handshake: no client-side session reuse */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* fewer read() calls: one per burst of records, not two per record */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (o.tls_max) {
-		int v = strcmp(o.tls_max, "1.2") == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+		int v = strcmp(o.tls_max, "1.2") == 0 ? TLS1_2_VERSION
+		                                      : TLS1_3_VERSION;
 		SSL_CTX_set_max_proto_version(ctx, v);
 	}
 
@@ -817,7 +884,8 @@ static int run_load(void)
 	rng_state = seed | 1;
 
 	struct epoll_event evs[512];
-	uint64_t t0 = now_ns(), t_window_end = 0, next_scan = t0 + SCAN_INTERVAL_NS;
+	uint64_t t0 = now_ns(), t_window_end = 0,
+	         next_scan = t0 + SCAN_INTERVAL_NS;
 	uint64_t setup_deadline = t0 + (uint64_t)(o.setup_timeout * 1e9);
 	uint64_t t_all_up = 0, hold_end = 0, drain_end = 0;
 	bool announced = false, setup_failed = false;
@@ -836,7 +904,9 @@ static int run_load(void)
 					inflight = active - (int)idle_up;
 				}
 			} else {
-				while (nfree > 0 && (o.total <= 0 || started < (uint64_t)o.total))
+				while (nfree > 0 &&
+				       (o.total <= 0 ||
+				        started < (uint64_t)o.total))
 					conn_start();
 			}
 		}
@@ -864,7 +934,11 @@ static int run_load(void)
 				printf("idle %" PRIu64 "\n", idle_up);
 				fflush(stdout);
 				starting = false;
-				uint64_t hold = (uint64_t)((o.duration > 0 ? o.duration : MAX_HOLD_SECONDS) * 1e9);
+				uint64_t hold =
+				        (uint64_t)((o.duration > 0
+				                            ? o.duration
+				                            : MAX_HOLD_SECONDS) *
+				                   1e9);
 				hold_end = t + hold;
 			}
 			if (!announced && t > setup_deadline) {
@@ -875,7 +949,10 @@ static int run_load(void)
 			}
 			/* a fatal pattern: nothing ever comes up */
 			if (!announced && idle_up == 0 && started > 1000 &&
-			    fails[F_CONNECT] + fails[F_TLS] + fails[F_GREETING] + fails[F_LOGIN] >= started - (uint64_t)active) {
+			    fails[F_CONNECT] + fails[F_TLS] +
+			                    fails[F_GREETING] +
+			                    fails[F_LOGIN] >=
+			            started - (uint64_t)active) {
 				printf("idle-failed 0\n");
 				fflush(stdout);
 				setup_failed = true;
@@ -899,7 +976,8 @@ static int run_load(void)
 			starting = false;
 			drain_end = t + DRAIN_LIMIT_NS;
 		}
-		if (window_open && o.total > 0 && started >= (uint64_t)o.total && active == 0) {
+		if (window_open && o.total > 0 &&
+		    started >= (uint64_t)o.total && active == 0) {
 			window_open = false;
 			t_window_end = t;
 			starting = false;
@@ -937,25 +1015,34 @@ static int run_load(void)
 	size_t fl = 0;
 	for (int f = 0; f < F_COUNT; f++)
 		if (fails[f])
-			fl += (size_t)snprintf(failbuf + fl, sizeof failbuf - fl, " fail_%s=%" PRIu64,
-					       fail_names[f], fails[f]);
+			fl += (size_t)snprintf(
+			        failbuf + fl, sizeof failbuf - fl,
+			        " fail_%s=%" PRIu64, fail_names[f], fails[f]);
 
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	double self_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-			  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	double self_cpu =
+	        (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 
 	if (o.mode == MODE_IDLE) {
-		double setup_s = t_all_up ? (t_all_up - t0) / 1e9 : (t_stop - t0) / 1e9;
-		printf("RESULT mode=idle target=%ld up=%" PRIu64 " dropped=%" PRIu64
-		       " setup_s=%.2f held_s=%.2f failures=%" PRIu64 "%s tls=%s\n",
+		double setup_s =
+		        t_all_up ? (t_all_up - t0) / 1e9 : (t_stop - t0) / 1e9;
+		printf("RESULT mode=idle target=%ld up=%" PRIu64
+		       " dropped=%" PRIu64
+		       " setup_s=%.2f held_s=%.2f failures=%" PRIu64
+		       "%s tls=%s\n",
 		       o.total, idle_up + idle_dropped, idle_dropped, setup_s,
 		       t_all_up ? (t_stop - t_all_up) / 1e9 : 0.0, nf, failbuf,
 		       tls_desc[0] ? tls_desc : "-");
 		if (!o.quiet)
-			fprintf(stderr, "idle: %" PRIu64 "/%ld connections up in %.2fs, %" PRIu64
-				" dropped while held, %" PRIu64 " setup failures\n",
-				idle_up + idle_dropped, o.total, setup_s, idle_dropped, nf);
+			fprintf(stderr,
+			        "idle: %" PRIu64
+			        "/%ld connections up in %.2fs, %" PRIu64
+			        " dropped while held, %" PRIu64
+			        " setup failures\n",
+			        idle_up + idle_dropped, o.total, setup_s,
+			        idle_dropped, nf);
 		return setup_failed || idle_dropped ? 1 : 0;
 	}
 
@@ -965,18 +1052,22 @@ static int run_load(void)
 	qsort(lat_us, nlat, sizeof *lat_us, cmp_u32);
 	double rate = (double)ok_window / window;
 	const char *mname = o.mode == MODE_SESSION ? "session" : "handshake";
-	printf("RESULT mode=%s conc=%d window_s=%.3f ok=%" PRIu64 " ok_total=%" PRIu64
-	       " rate=%.1f failures=%" PRIu64 " abandoned=%" PRIu64
-	       " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f client_cpu_s=%.2f%s tls=%s\n",
-	       mname, o.conc, window, ok_window, ok_total, rate, nf, abandoned, pct(50), pct(90),
-	       pct(99), nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, failbuf,
+	printf("RESULT mode=%s conc=%d window_s=%.3f ok=%" PRIu64
+	       " ok_total=%" PRIu64 " rate=%.1f failures=%" PRIu64
+	       " abandoned=%" PRIu64 " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
+	       "max_ms=%.3f client_cpu_s=%.2f%s tls=%s\n",
+	       mname, o.conc, window, ok_window, ok_total, rate, nf, abandoned,
+	       pct(50), pct(90), pct(99),
+	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, failbuf,
 	       tls_desc[0] ? tls_desc : "-");
 	if (!o.quiet)
 		fprintf(stderr,
-			"%s: c=%d %.1f/s (%" PRIu64 " ok in %.2fs, %" PRIu64 " incl. drain), "
-			"%" PRIu64 " failures, latency p50 %.2f ms p99 %.2f ms, tls %s\n",
-			mname, o.conc, rate, ok_window, window, ok_total, nf, pct(50), pct(99),
-			tls_desc[0] ? tls_desc : "-");
+		        "%s: c=%d %.1f/s (%" PRIu64 " ok in %.2fs, %" PRIu64
+		        " incl. drain), "
+		        "%" PRIu64
+		        " failures, latency p50 %.2f ms p99 %.2f ms, tls %s\n",
+		        mname, o.conc, rate, ok_window, window, ok_total, nf,
+		        pct(50), pct(99), tls_desc[0] ? tls_desc : "-");
 	return ok_window > 0 && nf == 0 ? 0 : 1;
 }
 
@@ -987,7 +1078,8 @@ struct pinfo {
 	unsigned long long utime, stime, cutime, cstime;
 };
 
-static bool read_stat(int pid, struct pinfo *pi)
+static bool
+read_stat(int pid, struct pinfo *pi)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -1005,14 +1097,18 @@ static bool read_stat(int pid, struct pinfo *pi)
 	char st;
 	long long skip;
 	pi->pid = pid;
-	if (sscanf(p + 2, "%c %d %lld %lld %lld %lld %lld %lld %lld %lld %lld %llu %llu %llu %llu",
-		   &st, &pi->ppid, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip,
-		   &pi->utime, &pi->stime, &pi->cutime, &pi->cstime) != 15)
+	if (sscanf(p + 2,
+	           "%c %d %lld %lld %lld %lld %lld %lld %lld %lld %lld %llu "
+	           "%llu %llu %llu",
+	           &st, &pi->ppid, &skip, &skip, &skip, &skip, &skip, &skip,
+	           &skip, &skip, &skip, &pi->utime, &pi->stime, &pi->cutime,
+	           &pi->cstime) != 15)
 		return false;
 	return true;
 }
 
-static long read_kb(int pid, const char *file, const char *key)
+static long
+read_kb(int pid, const char *file, const char *key)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
@@ -1034,7 +1130,8 @@ static long read_kb(int pid, const char *file, const char *key)
 /* CPU of a process tree: every live member's utime+stime, plus the root's
  * cutime+cstime (children it already reaped, e.g. Dovecot's imap processes
  * that exited after service_count sessions). Memory: VmRSS and Pss sums. */
-static int run_procstat(int root)
+static int
+run_procstat(int root)
 {
 	struct pinfo *all = NULL;
 	size_t nall = 0, cap = 0;
@@ -1101,17 +1198,19 @@ static int run_procstat(int root)
 		if (p > 0)
 			pss += p;
 	}
-	printf("PROCSTAT pid=%d nproc=%ld cpu_s=%.2f rss_kb=%ld pss_kb=%ld root_rss_kb=%ld\n",
+	printf("PROCSTAT pid=%d nproc=%ld cpu_s=%.2f rss_kb=%ld pss_kb=%ld "
+	       "root_rss_kb=%ld\n",
 	       root, nproc, (double)ticks / (double)tck, rss, pss, root_rss);
 	free(in);
 	free(all);
 	return 0;
 }
 
-static int run_freeport(void)
+static int
+run_freeport(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
 		die("freeport: %s", strerror(errno));
@@ -1122,7 +1221,8 @@ static int run_freeport(void)
 	return 0;
 }
 
-static int run_crypt(void)
+static int
+run_crypt(void)
 {
 	long n = o.total > 0 ? o.total : 200;
 	if (n > 100000)
@@ -1141,12 +1241,15 @@ static int run_crypt(void)
 			die("crypt_r verification mismatch");
 	}
 	double us = (now_ns() - t0) / 1e3 / (double)n;
-	printf("RESULT mode=crypt scheme=SHA512-CRYPT rounds=5000 n=%ld us_per_verify=%.1f\n", n, us);
+	printf("RESULT mode=crypt scheme=SHA512-CRYPT rounds=5000 n=%ld "
+	       "us_per_verify=%.1f\n",
+	       n, us);
 	free(cd);
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
@@ -1171,41 +1274,77 @@ int main(int argc, char **argv)
 		usage();
 
 	static const struct option lo[] = {
-		{ "no-clientid", no_argument, NULL, 1 },
-		{ "uuid-per-user", no_argument, NULL, 2 },
-		{ "login", no_argument, NULL, 3 },
-		{ "tls-max", required_argument, NULL, 4 },
-		{ "allow-nonloopback", no_argument, NULL, 5 },
-		{ "help", no_argument, NULL, 6 },
-		{ 0 },
+	        {"no-clientid", no_argument, NULL, 1},
+	        {"uuid-per-user", no_argument, NULL, 2},
+	        {"login", no_argument, NULL, 3},
+	        {"tls-max", required_argument, NULL, 4},
+	        {"allow-nonloopback", no_argument, NULL, 5},
+	        {"help", no_argument, NULL, 6},
+	        {0},
 	};
 	optind = 2;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:q", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:q", lo,
+	                         NULL)) != -1) {
 		switch (ch) {
-		case 'h': o.host = optarg; break;
-		case 'p': o.port = optarg; break;
-		case 'c': o.conc = atoi(optarg); break;
-		case 'd': o.duration = atof(optarg); break;
-		case 'n': o.total = atol(optarg); break;
-		case 'u': o.user = optarg; break;
-		case 'U': o.nusers = atoi(optarg); break;
-		case 'B': o.user_base = atoi(optarg); break;
-		case 'P': o.pass = optarg; break;
-		case 't': o.timeout = atof(optarg); break;
-		case 'T': o.setup_timeout = atof(optarg); break;
-		case 'S': o.src_ips = atoi(optarg); break;
-		case 'q': o.quiet = true; break;
-		case 1: o.clientid = false; break;
-		case 2: o.uuid_per_user = true; break;
-		case 3: o.idle_login = true; break;
+		case 'h':
+			o.host = optarg;
+			break;
+		case 'p':
+			o.port = optarg;
+			break;
+		case 'c':
+			o.conc = atoi(optarg);
+			break;
+		case 'd':
+			o.duration = atof(optarg);
+			break;
+		case 'n':
+			o.total = atol(optarg);
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'U':
+			o.nusers = atoi(optarg);
+			break;
+		case 'B':
+			o.user_base = atoi(optarg);
+			break;
+		case 'P':
+			o.pass = optarg;
+			break;
+		case 't':
+			o.timeout = atof(optarg);
+			break;
+		case 'T':
+			o.setup_timeout = atof(optarg);
+			break;
+		case 'S':
+			o.src_ips = atoi(optarg);
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 1:
+			o.clientid = false;
+			break;
+		case 2:
+			o.uuid_per_user = true;
+			break;
+		case 3:
+			o.idle_login = true;
+			break;
 		case 4:
 			if (strcmp(optarg, "1.2") && strcmp(optarg, "1.3"))
 				die("--tls-max takes 1.2 or 1.3");
 			o.tls_max = optarg;
 			break;
-		case 5: o.allow_nonloopback = true; break;
-		default: usage();
+		case 5:
+			o.allow_nonloopback = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc)

@@ -9,27 +9,30 @@
 #   - handshake mode at 256 clients (TLS handshake + greeting: the floor)
 #   - idle mode: IDLE_N pre-auth TLS connections held open, server memory
 #     before/after (imapcidd: VmRSS; Dovecot: sum of Pss over its processes),
-#     and IDLE_AUTH_N logged-in connections the same way
+#     and IDLE_AUTH_N logged-in connections the same way; both servers are
+#     then restarted so the throughput runs start from the same clean state
 #   - server CPU (utime+stime of the whole process tree, plus children it
 #     reaped) per completed session / handshake
 # Prints a markdown report and writes it to bench/results/<date>.md.
 #
 # Usage: bench/run.sh            (as root; Debian's dovecot-imapd installed)
-# Knobs (environment): DUR=10 REPS=3 CONCS="1 16 256" HS_CONC=256 IDLE_N=5000
+# Knobs (environment): DUR=10 REPS=5 CONCS="1 16 256" HS_CONC=256 IDLE_N=5000
 #   IDLE_AUTH_N=1000 NUSERS=64 WARMUP=3 SERVERS="imapcidd dovecot"
 #   IMAPCIDD=build/imapcidd OUT=bench/results/<date>.md KEEP_TMP=0
+#   DOVECOT_IMAP_SERVICE_COUNT=100 (imap process reuse; 1 = Dovecot's default)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LG=$ROOT/bench/out/loadgen
 DUR=${DUR:-10}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 CONCS=${CONCS:-"1 16 256"}
 HS_CONC=${HS_CONC:-256}
 IDLE_N=${IDLE_N:-5000}
 IDLE_AUTH_N=${IDLE_AUTH_N:-1000}
 NUSERS=${NUSERS:-64}
 WARMUP=${WARMUP:-3}
+DOVECOT_IMAP_SERVICE_COUNT=${DOVECOT_IMAP_SERVICE_COUNT:-100}
 SERVERS=${SERVERS:-"imapcidd dovecot"}
 IMAPCIDD=${IMAPCIDD:-$ROOT/build/imapcidd}
 PASS=benchpass
@@ -70,7 +73,8 @@ tree_pids() {
 }
 
 stop_server() {
-	local s=$1 pid=${PID[$1]:-} pids p
+	local - s=$1 pid=${PID[$1]:-} pids p
+	set +e
 	[ -n "$pid" ] || return 0
 	unset 'PID[$1]'
 	kill -0 "$pid" 2>/dev/null || return 0
@@ -129,7 +133,11 @@ start_imapcidd() {
 	log = stderr
 	log_level = info
 	EOF
-	"$IMAPCIDD" -c "$d/imapcidd.conf" 2>"$d/log" &
+	# a private copy: a rebuild during the run cannot swap the binary
+	cp "$IMAPCIDD" "$d/imapcidd"
+	"$d/imapcidd" -t -c "$d/imapcidd.conf" >"$d/config-check" 2>&1 ||
+		fail "imapcidd -t rejected the config: $(cat "$d/config-check")"
+	"$d/imapcidd" -c "$d/imapcidd.conf" 2>"$d/log" &
 	PID[imapcidd]=$!
 	PORT[imapcidd]=$port
 	DIR[imapcidd]=$d
@@ -186,7 +194,7 @@ start_dovecot() {
 	}
 	service imap {
 	  process_limit = $((IDLE_AUTH_N + 2000))
-	  service_count = 100
+	  service_count = $DOVECOT_IMAP_SERVICE_COUNT
 	  process_min_avail = 2
 	}
 	service auth {
@@ -220,9 +228,10 @@ wait_ready() {
 	fail "$s not answering TLS on port ${PORT[$s]} after 30s"
 }
 
+# sets CARGS: imapcidd gets CLIENTID with a fresh UUID per connection,
+# Dovecot (no CLIENTID) gets none
 client_args() {
-	# imapcidd: CLIENTID with a fresh UUID per connection; Dovecot has no CLIENTID
-	if [ "$1" = imapcidd ]; then echo "-U $NUSERS"; else echo "-U $NUSERS --no-clientid"; fi
+	if [ "$1" = imapcidd ]; then CARGS=(-U "$NUSERS"); else CARGS=(-U "$NUSERS" --no-clientid); fi
 }
 
 procstat() { "$LG" procstat "${PID[$1]}"; }
@@ -232,9 +241,10 @@ RAW=$TMP/raw.tsv
 : >"$RAW"
 run_load() {
 	local s=$1 mode=$2 c=$3 rep=$4 before after res
+	client_args "$s"
 	before=$(procstat "$s")
 	res=$(timeout $((DUR + 60)) "$LG" "$mode" -p "${PORT[$s]}" -c "$c" -d "$DUR" \
-		$(client_args "$s") -q 2>>"$TMP/loadgen-$s.err" | grep '^RESULT') || true
+		"${CARGS[@]}" -q 2>>"$TMP/loadgen-$s.err" | grep '^RESULT') || true
 	after=$(procstat "$s")
 	[ -n "$res" ] || { log "$s $mode c=$c: no result"; res="RESULT rate=0 ok_total=0 failures=-1"; }
 	local cpu0 cpu1 ok cpu_ms
@@ -251,7 +261,8 @@ MEM=$TMP/mem.tsv
 : >"$MEM"
 run_idle() {
 	local s=$1 n=$2 kind=$3 extra=() key before after closed out=$TMP/idle-$1-$3.out
-	[ "$kind" = auth ] && extra=(--login $(client_args "$s"))
+	client_args "$s"
+	[ "$kind" = auth ] && extra=(--login "${CARGS[@]}")
 	[ "$kind" = preauth ] && [ "$s" = dovecot ] && extra=(--no-clientid)
 	# imapcidd: VmRSS of its process(es); Dovecot: Pss summed over all its processes
 	if [ "$s" = imapcidd ]; then key=rss_kb; else key=pss_kb; fi
@@ -290,7 +301,10 @@ ACTIVE=()
 for s in $SERVERS; do
 	case $s in
 	imapcidd)
-		if [ -x "$IMAPCIDD" ]; then ACTIVE+=(imapcidd); else log "imapcidd not built ($IMAPCIDD): Dovecot only"; fi ;;
+		if [ -x "$IMAPCIDD" ]; then
+			ACTIVE+=(imapcidd)
+			CID_VERSION="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (binary sha256 $(sha256sum "$IMAPCIDD" | cut -c1-12))"
+		else log "imapcidd not built ($IMAPCIDD): Dovecot only"; fi ;;
 	dovecot) ACTIVE+=(dovecot) ;;
 	*) fail "unknown server $s" ;;
 	esac
@@ -310,9 +324,20 @@ for s in "${ACTIVE[@]}"; do
 	if [ "$IDLE_AUTH_N" -gt 0 ]; then run_idle "$s" "$IDLE_AUTH_N" auth; fi
 done
 
+# Fresh servers for the throughput runs: the logged-in idle test leaves
+# Dovecot with IDLE_AUTH_N reusable imap processes (service_count > 1), all
+# waiting on one listening socket, and every later login would wake them all.
+for s in "${ACTIVE[@]}"; do
+	stop_server "$s"
+	mv "${DIR[$s]}/log" "${DIR[$s]}/log.idle-phase" 2>/dev/null || true
+	"start_$s"
+done
+for s in "${ACTIVE[@]}"; do wait_ready "$s"; done
+
 for s in "${ACTIVE[@]}"; do
 	log "$s warm-up: session c=256 for ${WARMUP}s"
-	timeout $((WARMUP + 60)) "$LG" session -p "${PORT[$s]}" -c 256 -d "$WARMUP" $(client_args "$s") -q \
+	client_args "$s"
+	timeout $((WARMUP + 60)) "$LG" session -p "${PORT[$s]}" -c 256 -d "$WARMUP" "${CARGS[@]}" -q \
 		>/dev/null 2>>"$TMP/loadgen-$s.err" || true
 done
 
@@ -325,7 +350,7 @@ done
 
 for s in "${ACTIVE[@]}"; do
 	kill -0 "${PID[$s]}" 2>/dev/null || log "WARNING: $s is no longer running"
-	cp "${DIR[$s]}/log" "$TMP/server-$s.log" 2>/dev/null || true
+	cat "${DIR[$s]}/log.idle-phase" "${DIR[$s]}/log" >"$TMP/server-$s.log" 2>/dev/null || true
 	stop_server "$s"
 done
 
@@ -377,7 +402,7 @@ mkdir -p "$(dirname "$OUT")"
 {
 	echo "# imapcidd vs Dovecot: login benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), $(openssl version | cut -d' ' -f1-2), Dovecot $(dovecot --version | cut -d' ' -f1), imapcidd $(have imapcidd && (cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo "(uncommitted tree)") || echo "not built")."
+	echo "Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), $(openssl version | cut -d' ' -f1-2), Dovecot $(dovecot --version | cut -d' ' -f1), imapcidd ${CID_VERSION:-not built}."
 	echo "Load generator, servers and the 2 cores are shared: loadgen (one thread) competes with the server for CPU."
 	echo "TLS negotiated: $(awk -F'\t' '{ print $1 ": " $12 }' "$RAW" | sort -u | paste -sd';' | sed 's/;/; /g')."
 	echo "Runs: ${DUR}s each, medians of $REPS interleaved repetitions; $NUSERS users, SHA512-CRYPT (5000 rounds; one verify = ${CRYPT_US} µs of CPU here);"

@@ -367,6 +367,39 @@ class ClientIdRestrictions(ClientIdBase):
         self.assertEqual(evs[0].get("clientid"), ref)
 
 
+class ClientIdPrivacy(ClientIdBase):
+    """CID-PRV-1/CID-PRV-2: tokens never stored or logged in clear."""
+
+    ctl_user = False
+    start_class_server = False
+
+    def test_prv1_token_not_stored_in_clear(self):
+        """CID-PRV-1: after logins (ok and failed) with a CLIENTID and a clean
+        shutdown, no file of the instance (state, mail, ...) contains the token,
+        and the log does not either (CID-PRV-2)."""
+        import os
+        srv = self.dedicated_server()
+        self.server = srv
+        tok = new_token()
+        self.login_with(b" UUID " + tok.encode())
+        self.login_with(b" UUID " + tok.encode(), password="bad", expect_ok=False)
+        self.assertNotInLog(tok, srv)
+        self.assertEqual(srv.stop(), 0)
+        hits = []
+        for root, dirs, files in os.walk(srv.instance.dir):
+            for fn in files:
+                p = os.path.join(root, fn)
+                try:
+                    with open(p, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                for form in (tok, tok.upper(), tok.replace("-", "")):
+                    if form.encode() in data:
+                        hits.append(p)
+        self.assertEqual(hits, [], "token stored in clear")
+
+
 class ClientIdDisabled(ClientIdBase):
     """CID-CAP-1/CID-RST-1 with `-o clientid=no`."""
 

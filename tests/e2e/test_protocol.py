@@ -6,6 +6,8 @@ of docs/CONTRACT-draft.txt.
 """
 
 import imaplib
+import statistics
+import time
 import unittest
 
 from harness import (AUTH_FAILED, BASE_CAPS, CTL_USER, JOE, SHA_USER, ServerTestCase,
@@ -208,6 +210,26 @@ class ProtocolCore(ServerTestCase):
                 for o in out:
                     self.assertEqual(o, ([], b"a " + AUTH_FAILED), (clientid, mech))
 
+    def test_pol2_unknown_user_timing_comparable(self):
+        """CID-POL-2: an unknown user takes comparable time to a wrong password
+        for an account hashed with the default scheme (ARGON2ID, the
+        imapcidctl-created user): no timing oracle for account existence."""
+        times = {"known": [], "unknown": []}
+        for i in range(5):
+            for kind, user in (("known", CTL_USER[0]), ("unknown", "no-such-user-%d" % i)):
+                c = self.connect(tls=True)
+                t0 = time.monotonic()
+                resp = c.cmd("LOGIN %s wrong-password" % user)[1]
+                times[kind].append(time.monotonic() - t0)
+                self.assertEqual(resp, AUTH_FAILED)
+                c.close()
+        known = statistics.median(times["known"])
+        unknown = statistics.median(times["unknown"])
+        self.assertGreater(unknown, known / 3, "unknown user %.1f ms vs wrong password %.1f ms"
+                           % (unknown * 1000, known * 1000))
+        self.assertLess(unknown, known * 3 + 0.05, "unknown user %.1f ms vs wrong password %.1f ms"
+                        % (unknown * 1000, known * 1000))
+
     # -- AUTHENTICATE -----------------------------------------------------------
     def test_authenticate_plain_sasl_ir(self):
         """AUTHENTICATE PLAIN with SASL-IR logs in (mech=PLAIN in the log)."""
@@ -294,6 +316,29 @@ class ProtocolCore(ServerTestCase):
                 M.shutdown()
             except Exception:
                 pass
+
+
+class AuthFailureDelay(ServerTestCase):
+    """auth_failure_delay (CID-POL-2: failures take the same time)."""
+
+    server_overrides = {"auth_failure_delay": "1s"}
+    ctl_user = False
+
+    def test_failure_delayed_success_not(self):
+        """-o auth_failure_delay=1s: wrong password and unknown user (LOGIN and
+        AUTHENTICATE) are answered after >= ~1s; a success is not delayed."""
+        for label, line in (("wrong password", "LOGIN joe nope"),
+                            ("unknown user", "LOGIN nobody nope"),
+                            ("authenticate", "AUTHENTICATE PLAIN " + plain_ir("joe", "nope"))):
+            with self.subTest(label):
+                c = self.connect(tls=True)
+                t0 = time.monotonic()
+                self.assertEqual(c.cmd(line)[1], AUTH_FAILED)
+                self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        c = self.connect(tls=True)
+        t0 = time.monotonic()
+        self.assertLoggedIn(c.cmd("LOGIN joe password")[1])
+        self.assertLess(time.monotonic() - t0, 0.9)
 
 
 class PlaintextLoginAllowed(ServerTestCase):

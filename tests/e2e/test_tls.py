@@ -129,6 +129,64 @@ class TlsVersions(ServerTestCase):
         self.assertEqual(c.cmd("NOOP")[1], b"OK NOOP completed.")
 
 
+class TlsIsolation(ServerTestCase):
+    """A TLS failure on one connection must not affect another connection
+    served by the same I/O thread (io_threads=1 makes that deterministic)."""
+
+    server_overrides = {"io_threads": "1", "log_level": "debug"}
+    ctl_user = False
+
+    def _closed_by_peer(self, conn):
+        """Close conn abruptly (no close_notify, no LOGOUT) and wait (bounded)
+        until the server has logged a disconnect, if it logs one."""
+        mark = self.server.mark()
+        conn.close()
+        self.server.wait_log(r"\bdisconnect\b", since=mark, timeout=1)
+
+    def _other_still_works(self, victim_kind, trigger):
+        victim = self.connect(tls=(victim_kind == "imaps"), starttls=(victim_kind == "starttls"))
+        trigger()
+        self.assertEqual(victim.cmd("NOOP")[1], b"OK NOOP completed.")
+        self.assertEqual(victim.cmd("CLIENTID UUID abc")[1], b"OK CLIENTID accepted.")
+        self.assertLoggedIn(victim.cmd("LOGIN joe password")[1])
+
+    def test_abrupt_tls_close_does_not_drop_other_connections(self):
+        """A TLS client that closes TCP without close_notify does not make the
+        server drop another idle TLS connection on its next command."""
+        def abrupt_imaps():
+            self._closed_by_peer(Conn(self.server.imaps_addr, tls=True))
+
+        def abrupt_starttls():
+            c = Conn(self.server.imap_addr)
+            c.starttls()
+            self._closed_by_peer(c)
+        for victim in ("imaps", "starttls"):
+            for name, trig in (("imaps", abrupt_imaps), ("starttls", abrupt_starttls)):
+                with self.subTest(victim=victim, closer=name):
+                    self._other_still_works(victim, trig)
+
+    def test_failed_handshake_does_not_drop_other_connections(self):
+        """A failed handshake (TLS 1.1 client, garbage bytes) does not make the
+        server drop another TLS connection."""
+        def tls11():
+            try:
+                Conn(self.server.imaps_addr, tls=True, ctx=tls11_client_context()).close()
+            except HANDSHAKE_REFUSED:
+                pass
+
+        def garbage():
+            c = Conn(self.server.imaps_addr, greet=False)
+            c.send(b"\x16\x03\x01\x00\x05hello-not-tls\r\n")
+            try:
+                c.read_until_closed(timeout=5)
+            finally:
+                c.close()
+        for victim in ("imaps", "starttls"):
+            for name, trig in (("tls1.1", tls11), ("garbage", garbage)):
+                with self.subTest(victim=victim, trigger=name):
+                    self._other_still_works(victim, trig)
+
+
 class StartTls(ServerTestCase):
     ctl_user = False
 
