@@ -3,8 +3,8 @@
 # only those missing. Quiet and fast when everything is already there.
 set -euo pipefail
 
-build_pkgs=(gcc make meson ninja-build pkg-config libssl-dev libevent-dev
-	libargon2-dev libcrypt-dev openssl)
+build_pkgs=(gcc make git meson ninja-build pkg-config libssl-dev libevent-dev
+	libargon2-dev libcrypt-dev libsqlite3-dev libcurl4-openssl-dev openssl)
 test_pkgs=(libcmocka-dev python3 clang libclang-rt-14-dev clang-format
 	curl isync)
 
