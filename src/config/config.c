@@ -97,7 +97,7 @@ static const struct config_key config_keys[] = {
         K(ratelimit_account_block, CONFIG_UINT, "20", 0, 1000000, NULL),
         K(ratelimit_address_free, CONFIG_UINT, "10", 0, 1000000, NULL),
         K(ratelimit_address_block, CONFIG_UINT, "50", 0, 1000000, NULL),
-        K(detect_token_accounts, CONFIG_UINT, "3", 1, 1000, NULL),
+        K(detect_token_accounts, CONFIG_UINT, "3", 1, 31, NULL),
         K(detect_token_window, CONFIG_DURATION, "1h", 1000, 24 * HOUR_MS, NULL),
         K(detect_token_block, CONFIG_BOOL, "no", 0, 0, NULL),
         K(detect_network_v4, CONFIG_UINT, "16", 1, 32, NULL),

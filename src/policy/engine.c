@@ -485,7 +485,7 @@ policy_engine_finish(struct policy_engine *e, struct engine_attempt *a,
 	}
 	if (d.block_token) {
 		engine_key(key, sizeof(key), POLICY_KEY_TOKEN, a);
-		ratelimit_block(e->rate, key,
+		ratelimit_block(e->rate, key, a->now_ms,
 		                a->now_ms + e->o.rate_token.block_ms);
 	}
 

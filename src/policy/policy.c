@@ -167,12 +167,17 @@ policy_decide(const struct policy_rules *r, const struct policy_input *in,
 
 	if (in->mode != POLICY_OFF && in->token_reused) {
 		out->events |= POLICY_EVENT_TOKEN_REUSE;
-		out->block_token = r->token_reuse_block;
+		/* observe only audits what it would do */
+		out->block_token =
+		        r->token_reuse_block && in->mode != POLICY_OBSERVE;
 	}
 	/* Budgets apply in every mode, observe included. */
 	if (in->rate_blocked) {
 		out->reason = "rate limited";
 		out->count_failure = true;
+		if (in->mode != POLICY_OFF && in->has_id &&
+		    (in->type_flags & POLICY_FLAG_ALERT_FAIL))
+			out->events |= POLICY_EVENT_LOGIN_FAILURE;
 		return;
 	}
 	if (!in->password_ok) {

@@ -45,7 +45,8 @@ ratelimit_window_check(const struct ratelimit_window *w,
 	out->failures = ratelimit_estimate(w, p, now_ms);
 	out->blocked = w->blocked_until_ms > now_ms;
 	out->delay_ms = 0;
-	if (out->failures >= p->free && p->delay_base_ms > 0) {
+	if (out->failures > 0 && out->failures >= p->free &&
+	    p->delay_base_ms > 0) {
 		unsigned excess = out->failures - p->free;
 		uint64_t d = p->delay_base_ms;
 		while (excess-- > 0 && d < p->delay_max_ms)
@@ -162,10 +163,11 @@ ratelimit_fail(struct ratelimit *rl, const char *key,
 }
 
 void
-ratelimit_block(struct ratelimit *rl, const char *key, uint64_t until_ms)
+ratelimit_block(struct ratelimit *rl, const char *key, uint64_t now_ms,
+                uint64_t until_ms)
 {
 	pthread_mutex_lock(&rl->lock);
-	struct ratelimit_window *w = ratelimit_entry(rl, key, 0, 0);
+	struct ratelimit_window *w = ratelimit_entry(rl, key, 0, now_ms);
 	if (w != NULL && w->blocked_until_ms < until_ms)
 		w->blocked_until_ms = until_ms;
 	pthread_mutex_unlock(&rl->lock);

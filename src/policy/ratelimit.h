@@ -52,7 +52,9 @@ void ratelimit_check(struct ratelimit *rl, const char *key,
                      struct ratelimit_verdict *out);
 void ratelimit_fail(struct ratelimit *rl, const char *key,
                     const struct ratelimit_params *p, uint64_t now_ms);
-void ratelimit_block(struct ratelimit *rl, const char *key, uint64_t until_ms);
+/* Blocks key until until_ms (now_ms: for sweeping stale keys). */
+void ratelimit_block(struct ratelimit *rl, const char *key, uint64_t now_ms,
+                     uint64_t until_ms);
 void ratelimit_reset(struct ratelimit *rl, const char *key);
 
 #endif

@@ -8,10 +8,7 @@
 
 #include "lib/hmap.h"
 
-#define TRACKER_BUCKETS 4096
-#define TRACKER_ACCOUNTS_MAX                                                   \
-	32 /* remembered per token; limits above
-				  * this are treated as this */
+#define TRACKER_BUCKETS      4096
 #define TRACKER_NETWORKS_MAX 8
 
 struct tracker_account {

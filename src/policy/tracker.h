@@ -21,6 +21,10 @@ struct tracker;
 struct tracker *tracker_new(size_t max_tokens);
 void tracker_free(struct tracker *t);
 
+/* Accounts remembered per token: limits must stay below it (config.c
+ * bounds detect_token_accounts to 31). */
+#define TRACKER_ACCOUNTS_MAX 32
+
 /*
  * Notes that token was presented for account at now. Returns true once when
  * the token has been presented for more than limit distinct accounts within
