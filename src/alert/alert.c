@@ -182,8 +182,9 @@ alert_mail(struct alert *a, const struct alert_event *ev)
 		snprintf(to, sizeof(to), "%s", ev->account);
 	else
 		snprintf(to, sizeof(to), "%s@%s", ev->account, a->mail_domain);
-	/* Header injection: account names hold no CR/LF (passdb refuses
-	 * control characters), and the rest is ours. */
+	/* Header injection: only accounts from the password file are mailed,
+	 * and their names hold no control characters (passdb refuses them);
+	 * the engine escapes every client-chosen field besides. */
 	snprintf(msg, sizeof(msg),
 	         "From: %s\nTo: %s\nSubject: [imapcid] %s on your account\n"
 	         "Auto-Submitted: auto-generated\n\n"
@@ -291,7 +292,8 @@ alert_deliver(struct alert *a, const struct alert_event *ev)
 		log_warn("alert: event=%s account=%s peer=%s clientid=%s/fp=%s "
 		         "reason=\"%s\"",
 		         ev->event, ev->account, ev->peer,
-		         ev->type[0] ? ev->type : "-", ev->fp, ev->reason);
+		         ev->type[0] ? ev->type : "-",
+		         ev->log_fp ? ev->fp : "(not logged)", ev->reason);
 	if (a->webhook[0] != '\0')
 		alert_webhook(a, ev);
 	if (a->command[0] != '\0') {
@@ -301,7 +303,9 @@ alert_deliver(struct alert *a, const struct alert_event *ev)
 		char *argv[] = {a->command, (char *)ev->event, NULL};
 		alert_spawn(a, argv, body);
 	}
-	if (a->o.mail)
+	/* Mail only real accounts: an attacker picks the names of the
+	 * others, and must not pick where our mail goes. */
+	if (a->o.mail && ev->mail_holder)
 		alert_mail(a, ev);
 }
 

@@ -101,6 +101,7 @@ auth_verify(struct auth_service *svc, const struct auth_request *req,
 		/* Unknown users verify a dummy hash: same cost, same timing. */
 		enum password_result pr = password_verify(
 		        stored ? stored : svc->dummy_hash, req->password);
+		a.account_exists = stored != NULL;
 		if (stored == NULL)
 			why = "unknown user";
 		else if (pr == PASSWORD_BAD_SCHEME)

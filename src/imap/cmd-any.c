@@ -11,6 +11,7 @@
 #define IMAP_ID_PAIRS_MAX 30
 #define IMAP_ID_FIELD_MAX 30
 #define IMAP_ID_VALUE_MAX 1024
+#define IMAP_ID_LOG_MAX   1024 /* of the debug line showing a client's ID */
 
 static bool
 imap_no_args(struct imap_cmd_ctx *ctx, enum imap_action *act)
@@ -89,22 +90,29 @@ imap_id_valid(const struct imap_arg *list, size_t count, const char **err)
 static void
 imap_id_log(const struct imap_arg *list, size_t count)
 {
-	char line[512];
-	size_t o = 0;
-	for (size_t i = 0; i + 1 < count && o + 4 < sizeof(line); i += 2) {
-		const struct imap_arg *v = &list[i + 1];
-		o += (size_t)snprintf(line + o, sizeof(line) - o,
-		                      "%s%s=", i ? " " : "", list[i].str);
-		for (size_t k = 0; k < v->len && o + 2 < sizeof(line); k++) {
-			char c = v->str[k];
-			line[o++] = c > 0x20 && c < 0x7f ? c : '_';
+	struct buf line = BUF_INIT;
+	for (size_t i = 0; i + 1 < count && line.len < IMAP_ID_LOG_MAX;
+	     i += 2) {
+		for (int f = 0; f < 2; f++) {
+			const struct imap_arg *a = &list[i + (size_t)f];
+			if (f == 0 && i > 0)
+				buf_append(&line, " ", 1);
+			/* client bytes: printable ASCII only, so no line can
+			 * be forged in the log */
+			for (size_t k = 0; k < a->len; k++) {
+				char c = a->str != NULL ? a->str[k] : '_';
+				if (c <= 0x20 || c >= 0x7f)
+					c = '_';
+				buf_append(&line, &c, 1);
+			}
+			if (f == 0)
+				buf_append(&line, "=", 1);
 		}
-		line[o] = '\0';
 	}
-	if (o >= sizeof(line))
-		o = sizeof(line) - 1;
-	line[o] = '\0';
-	log_debug("id: %s", line);
+	buf_append(&line, "", 1);
+	if (line.data != NULL)
+		log_debug("id: %.*s", IMAP_ID_LOG_MAX, (const char *)line.data);
+	buf_free(&line);
 }
 
 enum imap_action

@@ -88,11 +88,18 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			}
 			c->literal_left -= take;
 			i += take;
+			/* Text after a literal is a new segment: octets of the
+			 * literal never look like a quote or an announcement. */
+			c->seg_start = c->cmd.len;
 			continue;
 		}
 		const uint8_t *lf = memchr(in + i, '\n', n - i);
 		size_t take = lf ? (size_t)(lf - (in + i)) : n - i;
-		if (c->text_len + take > lim->line_max) {
+		/* A line may exceed the limit only by the CR of its CRLF. */
+		size_t total = c->text_len + take;
+		if (total > lim->line_max + 1 ||
+		    (total == lim->line_max + 1 && take > 0 &&
+		     in[i + take - 1] != '\r')) {
 			st = IMAP_COLLECT_LINE_TOO_LONG;
 			break;
 		}
@@ -105,16 +112,22 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 		if (lf == NULL)
 			break;
 		i++; /* the LF */
-		if (c->cmd.len > 0 && c->cmd.data[c->cmd.len - 1] == '\r') {
+		if (c->cmd.len > c->seg_start &&
+		    c->cmd.data[c->cmd.len - 1] == '\r') {
 			c->cmd.len--;
 			c->text_len--;
 		}
+		if (c->text_len > lim->line_max) {
+			st = IMAP_COLLECT_LINE_TOO_LONG;
+			break;
+		}
+		const uint8_t *seg = c->cmd.data + c->seg_start;
+		size_t seg_len = c->cmd.len - c->seg_start;
 		uint64_t size;
 		bool sync;
 		if (c->raw ||
-		    !collect_literal_marker(c->cmd.data, c->cmd.len, &size,
-		                            &sync) ||
-		    collect_in_quote(c->cmd.data, c->cmd.len)) {
+		    !collect_literal_marker(seg, seg_len, &size, &sync) ||
+		    collect_in_quote(seg, seg_len)) {
 			st = IMAP_COLLECT_DONE;
 			break;
 		}
@@ -125,6 +138,7 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			break;
 		}
 		c->literal_left = size;
+		c->seg_start = c->cmd.len;
 		if (sync) {
 			st = IMAP_COLLECT_LITERAL;
 			break;
@@ -157,6 +171,7 @@ imap_collect_free(struct imap_collector *c)
 	c->literal_sync = false;
 	c->raw = false;
 	c->literals = 0;
+	c->seg_start = 0;
 }
 
 enum imap_head_status

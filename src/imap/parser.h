@@ -47,6 +47,7 @@ struct imap_collector {
 	bool literal_sync;     /* the last announced literal was {n} */
 	bool raw;              /* one bare line (SASL response), no literals */
 	unsigned literals;     /* literals announced in this command */
+	size_t seg_start; /* where the text after the last literal starts */
 };
 
 /*

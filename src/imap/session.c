@@ -208,8 +208,8 @@ imap_session_literal(struct imap_session *s, struct buf *out)
 		                              "Unknown command.");
 	} else if (!def->literals) {
 		char text[80];
-		snprintf(text, sizeof(text), "%s does not take a literal.",
-		         def->name);
+		snprintf(text, sizeof(text),
+		         "%s: a literal is not allowed here.", def->name);
 		act = imap_session_bad_tagged(s, out, cmd.tag, text);
 	} else {
 		buf_append_str(out, "+ OK\r\n");

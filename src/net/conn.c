@@ -128,6 +128,10 @@ conn_destroy(struct conn *c)
 	if (c->ssl != NULL) {
 		if (!c->handshaking)
 			SSL_shutdown(c->ssl); /* best effort, never waits */
+		/* OpenSSL's error queue is per thread: whatever this dead
+		 * peer left there must not be read as another connection's
+		 * error by its next SSL_get_error(). */
+		ERR_clear_error();
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -205,6 +209,7 @@ conn_read(struct conn *c)
 	while (buf_used(&c->in) < CONN_INPUT_MAX) {
 		ssize_t n;
 		if (c->ssl != NULL) {
+			ERR_clear_error(); /* see conn_destroy() */
 			int r = SSL_read(c->ssl, scratch, sizeof(scratch));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
@@ -240,6 +245,7 @@ conn_write(struct conn *c)
 	while (buf_used(&c->out) > 0) {
 		ssize_t n;
 		if (c->ssl != NULL) {
+			ERR_clear_error();
 			int r = SSL_write(c->ssl, buf_head(&c->out),
 			                  (int)(buf_used(&c->out) > INT32_MAX
 			                                ? INT32_MAX
@@ -284,6 +290,7 @@ static void
 conn_handshake(struct conn *c)
 {
 	c->ssl_wants_read = c->ssl_wants_write = false;
+	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->handshaking = false;

@@ -267,9 +267,11 @@ engine_device_state(const struct registry_device *d, int64_t now_s)
 	case REGISTRY_PENDING:
 		return POLICY_DEVICE_PENDING;
 	case REGISTRY_REVOKED:
-		/* A revocation with an end is a suspension. */
+		/* A revocation with an end is a suspension of the state before. */
 		if (d->revoked_until > 0 && d->revoked_until <= now_s)
-			return POLICY_DEVICE_TRUSTED;
+			return d->resume_state == REGISTRY_PENDING
+			               ? POLICY_DEVICE_PENDING
+			               : POLICY_DEVICE_TRUSTED;
 		return POLICY_DEVICE_REVOKED;
 	}
 	return POLICY_DEVICE_UNKNOWN;
@@ -369,30 +371,6 @@ engine_record(struct policy_engine *e, struct registry *reg,
 		log_error("registry: cannot record device for %s", a->account);
 }
 
-static void
-engine_alerts(struct policy_engine *e, const struct engine_attempt *a,
-              unsigned events, const char *reason)
-{
-	events &= e->o.alert_events;
-	for (unsigned bit = 1; events != 0; bit <<= 1) {
-		if (!(events & bit))
-			continue;
-		events &= ~bit;
-		struct alert_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.event = policy_event_name((enum policy_event)bit);
-		ev.time_ms = (int64_t)a->now_ms;
-		snprintf(ev.account, sizeof(ev.account), "%s", a->account);
-		snprintf(ev.peer, sizeof(ev.peer), "%s", a->peer);
-		if (a->id != NULL && a->fp[0] != '\0') {
-			snprintf(ev.type, sizeof(ev.type), "%s", a->id->type);
-			memcpy(ev.fp, a->fp, sizeof(ev.fp));
-		}
-		snprintf(ev.reason, sizeof(ev.reason), "%s", reason);
-		alert_raise(e->alert, &ev);
-	}
-}
-
 /* Client-chosen bytes go into the log escaped, so they cannot forge lines. */
 static void
 engine_sanitize(const char *in, char *out, size_t outlen)
@@ -411,6 +389,32 @@ engine_sanitize(const char *in, char *out, size_t outlen)
 		}
 	}
 	out[o] = '\0';
+}
+
+static void
+engine_alerts(struct policy_engine *e, const struct engine_attempt *a,
+              unsigned events, const char *reason)
+{
+	events &= e->o.alert_events;
+	for (unsigned bit = 1; events != 0; bit <<= 1) {
+		if (!(events & bit))
+			continue;
+		events &= ~bit;
+		struct alert_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.event = policy_event_name((enum policy_event)bit);
+		ev.time_ms = (int64_t)a->now_ms;
+		engine_sanitize(a->account, ev.account, sizeof(ev.account));
+		engine_sanitize(a->peer, ev.peer, sizeof(ev.peer));
+		ev.mail_holder = a->account_exists;
+		ev.log_fp = (a->type_flags & POLICY_FLAG_SYSLOG) != 0;
+		if (a->id != NULL && a->fp[0] != '\0') {
+			snprintf(ev.type, sizeof(ev.type), "%s", a->id->type);
+			memcpy(ev.fp, a->fp, sizeof(ev.fp));
+		}
+		snprintf(ev.reason, sizeof(ev.reason), "%s", reason);
+		alert_raise(e->alert, &ev);
+	}
 }
 
 static void

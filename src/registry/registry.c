@@ -29,7 +29,9 @@ static const char registry_schema[] =
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
         "CREATE TABLE IF NOT EXISTS devices ("
         " account TEXT NOT NULL, type TEXT NOT NULL, hash TEXT NOT NULL,"
-        " token TEXT, state TEXT NOT NULL, revoked_until INTEGER NOT NULL"
+        " token TEXT, state TEXT NOT NULL,"
+        " resume_state TEXT NOT NULL DEFAULT 'trusted',"
+        " revoked_until INTEGER NOT NULL"
         " DEFAULT 0, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
         " last_addr TEXT NOT NULL DEFAULT '', count INTEGER NOT NULL DEFAULT 0,"
         " PRIMARY KEY (account, hash)) WITHOUT ROWID;"
@@ -92,6 +94,12 @@ registry_open(const char *path, char *err, size_t errlen)
 		registry_close(r);
 		return NULL;
 	}
+	/* Registries made before suspensions remembered their state: add
+	 * the column (an error just means it is there already). */
+	sqlite3_exec(r->db,
+	             "ALTER TABLE devices ADD COLUMN resume_state TEXT NOT NULL "
+	             "DEFAULT 'trusted'",
+	             NULL, NULL, NULL);
 	char sql[96];
 	snprintf(sql, sizeof(sql),
 	         "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');",
@@ -175,6 +183,10 @@ registry_row_device(sqlite3_stmt *st, struct registry_device *d)
 	if (!registry_state_parse(state, &d->state))
 		d->state = REGISTRY_PENDING;
 	d->revoked_until = sqlite3_column_int64(st, 5);
+	registry_copy(state, sizeof(state), st, 10);
+	if (!registry_state_parse(state, &d->resume_state) ||
+	    d->resume_state == REGISTRY_REVOKED)
+		d->resume_state = REGISTRY_TRUSTED;
 	d->first_seen = sqlite3_column_int64(st, 6);
 	d->last_seen = sqlite3_column_int64(st, 7);
 	registry_copy(d->last_addr, sizeof(d->last_addr), st, 8);
@@ -183,7 +195,7 @@ registry_row_device(sqlite3_stmt *st, struct registry_device *d)
 
 #define REGISTRY_DEVICE_COLS                                                   \
 	"account, type, hash, token, state, revoked_until, first_seen, "       \
-	"last_seen, last_addr, count"
+	"last_seen, last_addr, count, resume_state"
 
 int
 registry_device_get(struct registry *r, const char *account, const char *hash,
@@ -212,7 +224,7 @@ registry_device_put(struct registry *r, const struct registry_device *d)
 {
 	sqlite3_stmt *st = registry_prepare(
 	        r, "INSERT OR REPLACE INTO devices (" REGISTRY_DEVICE_COLS
-	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	if (st == NULL)
 		return false;
 	sqlite3_bind_text(st, 1, d->account, -1, SQLITE_STATIC);
@@ -229,6 +241,8 @@ registry_device_put(struct registry *r, const struct registry_device *d)
 	sqlite3_bind_int64(st, 8, d->last_seen);
 	sqlite3_bind_text(st, 9, d->last_addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, d->count);
+	sqlite3_bind_text(st, 11, registry_state_name(d->resume_state), -1,
+	                  SQLITE_STATIC);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
 	registry_release(r, st);
 	return ok;
@@ -324,7 +338,10 @@ registry_device_set_state(struct registry *r, const char *account,
 {
 	return registry_exec_prefix(
 	        r,
-	        "UPDATE devices SET state = ?3, revoked_until = ?4 "
+	        /* a suspension remembers the state it interrupts */
+	        "UPDATE devices SET resume_state = CASE WHEN state = 'revoked' "
+	        "THEN resume_state ELSE state END, state = ?3, "
+	        "revoked_until = ?4 "
 	        "WHERE account = ?1 AND hash LIKE ?2",
 	        account, prefix, registry_state_name(state), until);
 }
@@ -344,7 +361,8 @@ registry_trusted_count(struct registry *r, const char *account, int64_t now)
 	sqlite3_stmt *st = registry_prepare(
 	        r, "SELECT COUNT(*) FROM devices WHERE account = ?1 AND "
 	           "(state = 'trusted' OR (state = 'revoked' AND "
-	           "revoked_until > 0 AND revoked_until <= ?2))");
+	           "revoked_until > 0 AND revoked_until <= ?2 AND "
+	           "resume_state = 'trusted'))");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);

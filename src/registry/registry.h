@@ -31,6 +31,8 @@ struct registry_device {
 	char token[CID_TOKEN_MAX + 1]; /* "" unless debug storage is on */
 	enum registry_state state;
 	int64_t revoked_until; /* unix seconds; 0: permanent */
+	/* what a suspension (revoked with an end) returns to */
+	enum registry_state resume_state;
 	int64_t first_seen, last_seen;
 	char last_addr[REGISTRY_ADDR_MAX];
 	int64_t count;

@@ -14,13 +14,13 @@
 static const struct {
 	const char *plain, *enc;
 } vectors[] = {
-	{"", ""},
-	{"f", "Zg=="},
-	{"fo", "Zm8="},
-	{"foo", "Zm9v"},
-	{"foob", "Zm9vYg=="},
-	{"fooba", "Zm9vYmE="},
-	{"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
 };
 
 static void
@@ -104,7 +104,7 @@ static void
 rejects_bad_padding(void **state)
 {
 	(void)state;
-	reject("Zg");	  /* padding is mandatory */
+	reject("Zg"); /* padding is mandatory */
 	reject("Zg=");
 	reject("Zm8");
 	reject("Zg===");
@@ -136,7 +136,7 @@ static void
 rejects_bad_chars(void **state)
 {
 	(void)state;
-	reject("Zm9-");	  /* base64url alphabet */
+	reject("Zm9-"); /* base64url alphabet */
 	reject("Zm9_");
 	reject("Zm9.");
 	reject("Zm9*");
@@ -151,13 +151,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(encode_rfc4648),
-		cmocka_unit_test(decode_rfc4648),
-		cmocka_unit_test(binary_round_trip),
-		cmocka_unit_test(known_sasl_plain),
-		cmocka_unit_test(rejects_bad_padding),
-		cmocka_unit_test(rejects_whitespace),
-		cmocka_unit_test(rejects_bad_chars),
+	        cmocka_unit_test(encode_rfc4648),
+	        cmocka_unit_test(decode_rfc4648),
+	        cmocka_unit_test(binary_round_trip),
+	        cmocka_unit_test(known_sasl_plain),
+	        cmocka_unit_test(rejects_bad_padding),
+	        cmocka_unit_test(rejects_whitespace),
+	        cmocka_unit_test(rejects_bad_chars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,7 @@
 #include "clientid/clientid.h"
 
 static bool
-parse_n(const void *args, size_t len, struct cid_identity *id,
-	const char **err)
+parse_n(const void *args, size_t len, struct cid_identity *id, const char **err)
 {
 	memset(id, 0x5a, sizeof(*id));
 	*err = NULL;
@@ -131,7 +130,9 @@ syn2_type_alphabet(void **state)
 	bad(" UU.ID tok", "type may hold only letters, digits and '-'");
 	bad(" \"UUID\" tok", "type may hold only letters, digits and '-'");
 	bad(" (UUID tok)", "type may hold only letters, digits and '-'");
-	bad(" UU\xc3\x89" "D tok", "type may hold only letters, digits and '-'");
+	bad(" UU\xc3\x89"
+	    "D tok",
+	    "type may hold only letters, digits and '-'");
 	bad(" UUID\ttok", "type may hold only letters, digits and '-'");
 	bad(" {4}", "type may hold only letters, digits and '-'");
 	const char nul[] = " UU\0D tok";
@@ -174,11 +175,17 @@ syn3_token_bytes(void **state)
 {
 	(void)state;
 	const char *msg = "token may hold only printable ASCII";
-	bad(" UUID tok\x80" "en", msg);
+	bad(" UUID tok\x80"
+	    "en",
+	    msg);
 	bad(" UUID \xff", msg);
 	bad(" UUID t\xc3\xa9l\xc3\xa9phone", msg);
-	bad(" UUID tok\x01" "en", msg);
-	bad(" UUID tok\x7f" "en", msg);
+	bad(" UUID tok\x01"
+	    "en",
+	    msg);
+	bad(" UUID tok\x7f"
+	    "en",
+	    msg);
 	bad(" UUID tok\ten", msg);
 	bad(" UUID tok\r", msg);
 	const char nul[] = " UUID tok\0en";
@@ -257,6 +264,28 @@ fingerprint_known_value(void **state)
 }
 
 static void
+hash_full_and_fingerprint_prefix(void **state)
+{
+	(void)state;
+	/* cid_hash is the whole HMAC-SHA256 in hex (CID-PRV-1); the
+	 * fingerprint is its first 16 digits. Value from python3 hmac. */
+	struct cid_identity id;
+	memset(&id, 0, sizeof(id));
+	strcpy(id.type, "UUID");
+	strcpy(id.token, "tok");
+	char hash[CID_HASH_LEN + 1], out[CID_FINGERPRINT_LEN + 1];
+	memset(hash, 'Z', sizeof(hash));
+	cid_hash((const uint8_t *)"k", 1, &id, hash);
+	assert_int_equal(strlen(hash), 64);
+	assert_string_equal(hash, "132ca84b60bd313bb3010117c4b90f201ccbdf498db8"
+	                          "55f37ab67b8a6fd105b6");
+	cid_fingerprint((const uint8_t *)"k", 1, &id, out);
+	assert_memory_equal(hash, out, CID_FINGERPRINT_LEN);
+	/* The token never shows in the stored form either. */
+	assert_null(strstr(hash, "tok"));
+}
+
+static void
 fingerprint_differs(void **state)
 {
 	(void)state;
@@ -283,10 +312,10 @@ fingerprint_hides_token(void **state)
 	(void)state;
 	/* Tokens that are themselves hex must not show through. */
 	static const char *const tokens[] = {
-		"0123456789abcdef",
-		"0123456789abcdef0123456789abcdef",
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		"23bf83be-aad7-46aa-9e0f-39191ccf402f",
+	        "0123456789abcdef",
+	        "0123456789abcdef0123456789abcdef",
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	        "23bf83be-aad7-46aa-9e0f-39191ccf402f",
 	};
 	for (size_t i = 0; i < sizeof(tokens) / sizeof(*tokens); i++) {
 		char out[CID_FINGERPRINT_LEN + 1];
@@ -321,24 +350,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(syn1_type_upper_cased),
-		cmocka_unit_test(syn2_missing_args),
-		cmocka_unit_test(syn2_one_arg),
-		cmocka_unit_test(syn2_three_args),
-		cmocka_unit_test(syn2_empty_type_or_token),
-		cmocka_unit_test(syn2_type_length),
-		cmocka_unit_test(syn2_token_length),
-		cmocka_unit_test(syn2_type_alphabet),
-		cmocka_unit_test(syn3_quoted_token_kept),
-		cmocka_unit_test(syn3_all_vchars),
-		cmocka_unit_test(syn3_token_bytes),
-		cmocka_unit_test(parse_terminates),
-		cmocka_unit_test(fingerprint_format),
-		cmocka_unit_test(fingerprint_stable),
-		cmocka_unit_test(fingerprint_known_value),
-		cmocka_unit_test(fingerprint_differs),
-		cmocka_unit_test(fingerprint_hides_token),
-		cmocka_unit_test(fingerprint_full_size_identity),
+	        cmocka_unit_test(syn1_type_upper_cased),
+	        cmocka_unit_test(syn2_missing_args),
+	        cmocka_unit_test(syn2_one_arg),
+	        cmocka_unit_test(syn2_three_args),
+	        cmocka_unit_test(syn2_empty_type_or_token),
+	        cmocka_unit_test(syn2_type_length),
+	        cmocka_unit_test(syn2_token_length),
+	        cmocka_unit_test(syn2_type_alphabet),
+	        cmocka_unit_test(syn3_quoted_token_kept),
+	        cmocka_unit_test(syn3_all_vchars),
+	        cmocka_unit_test(syn3_token_bytes),
+	        cmocka_unit_test(parse_terminates),
+	        cmocka_unit_test(fingerprint_format),
+	        cmocka_unit_test(fingerprint_stable),
+	        cmocka_unit_test(fingerprint_known_value),
+	        cmocka_unit_test(hash_full_and_fingerprint_prefix),
+	        cmocka_unit_test(fingerprint_differs),
+	        cmocka_unit_test(fingerprint_hides_token),
+	        cmocka_unit_test(fingerprint_full_size_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

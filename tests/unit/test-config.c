@@ -124,21 +124,21 @@ file_parsing(void **state)
 {
 	struct t *t = *state;
 	t_file(t, "# a comment\n"
-		  "\n"
-		  "listen_imap = 0.0.0.0:1143, [::1]:1143\n"
-		  "   listen_imaps=127.0.0.1:0   \n"
-		  "\t# indented comment\n"
-		  "clientid = no\n"
-		  "login_plaintext=yes\n"
-		  "passdb_file = users/passwd\n"
-		  "tls_cert = /etc/ssl/cert.pem\n"
-		  "tls_min_version = 1.3\n"
-		  "log_level = DEBUG\n"
-		  "user = imapcid\n"
-		  "auth_failure_delay = 0\n"
-		  "max_connections = 5\n"
-		  "mail_dir =\n"
-		  "state_dir = st");
+	          "\n"
+	          "listen_imap = 0.0.0.0:1143, [::1]:1143\n"
+	          "   listen_imaps=127.0.0.1:0   \n"
+	          "\t# indented comment\n"
+	          "clientid = no\n"
+	          "login_plaintext=yes\n"
+	          "passdb_file = users/passwd\n"
+	          "tls_cert = /etc/ssl/cert.pem\n"
+	          "tls_min_version = 1.3\n"
+	          "log_level = DEBUG\n"
+	          "user = imapcid\n"
+	          "auth_failure_delay = 0\n"
+	          "max_connections = 5\n"
+	          "mail_dir =\n"
+	          "state_dir = st");
 	struct config *c = t_load(t, true, NULL, 0);
 	assert_string_equal(t->errs, "");
 	assert_non_null(c);
@@ -172,17 +172,17 @@ file_errors_reported_with_line(void **state)
 {
 	struct t *t = *state;
 	t_file(t, "# ok\n"
-		  "clientid = yes\n"
-		  "nosuch_key = 1\n"
-		  "\n"
-		  "clientid = maybe\n"
-		  "io_threads = 4\n");
+	          "clientid = yes\n"
+	          "nosuch_key = 1\n"
+	          "\n"
+	          "clientid = maybe\n"
+	          "io_threads = 4\n");
 	assert_null(t_load(t, true, NULL, 0));
 	char expect[512];
 	snprintf(expect, sizeof(expect),
-		 "%s:3: nosuch_key: unknown key\n"
-		 "%s:5: clientid: expected yes or no: \"maybe\"\n",
-		 t->path, t->path);
+	         "%s:3: nosuch_key: unknown key\n"
+	         "%s:5: clientid: expected yes or no: \"maybe\"\n",
+	         t->path, t->path);
 	assert_string_equal(t->errs, expect);
 }
 
@@ -191,17 +191,17 @@ file_errors_formats(void **state)
 {
 	struct t *t = *state;
 	t_file(t, "this line has no equals sign\n"
-		  "limit_line = 1k\n"
-		  "limit_line = 100\n"
-		  "tls_min_version = 1.1\n");
+	          "limit_line = 1k\n"
+	          "limit_line = 100\n"
+	          "tls_min_version = 1.1\n");
 	assert_null(t_load(t, true, NULL, 0));
 	char expect[512];
 	snprintf(expect, sizeof(expect),
-		 "%s:1: expected \"key = value\"\n"
-		 "%s:3: limit_line: out of range: \"100\"\n"
-		 "%s:4: tls_min_version: not one of the allowed values: "
-		 "\"1.1\"\n",
-		 t->path, t->path, t->path);
+	         "%s:1: expected \"key = value\"\n"
+	         "%s:3: limit_line: out of range: \"100\"\n"
+	         "%s:4: tls_min_version: not one of the allowed values: "
+	         "\"1.1\"\n",
+	         t->path, t->path, t->path);
 	assert_string_equal(t->errs, expect);
 }
 
@@ -212,7 +212,7 @@ file_missing(void **state)
 	strcpy(t->path, "/tmp/imapcid-test-config-does-not-exist");
 	assert_null(t_load(t, true, NULL, 0));
 	assert_string_equal(t->errs, "/tmp/imapcid-test-config-does-not-exist: "
-				     "No such file or directory\n");
+	                             "No such file or directory\n");
 	t->path[0] = '\0';
 }
 
@@ -239,7 +239,7 @@ overrides(void **state)
 	struct t *t = *state;
 	t_file(t, "clientid = no\nlimit_line = 128k\n");
 	char *ov[] = {"clientid=yes", "limit_bad_commands_preauth = 7",
-		      "user=mail"};
+	              "user=mail"};
 	struct config *c = t_load(t, true, ov, 3);
 	assert_non_null(c);
 	assert_true(c->clientid); /* -o wins over the file */
@@ -251,9 +251,9 @@ overrides(void **state)
 	char *bad[] = {"clientid=perhaps", "nokey=1", "noequals"};
 	assert_null(t_load(t, true, bad, 3));
 	assert_string_equal(t->errs,
-			    "-o: clientid: expected yes or no: \"perhaps\"\n"
-			    "-o: nokey: unknown key\n"
-			    "-o: expected \"key = value\"\n");
+	                    "-o: clientid: expected yes or no: \"perhaps\"\n"
+	                    "-o: nokey: unknown key\n"
+	                    "-o: expected \"key = value\"\n");
 	/* The caller's strings are not modified. */
 	assert_string_equal(bad[0], "clientid=perhaps");
 }
@@ -276,9 +276,9 @@ booleans(void **state)
 		assert_false(t->cfg->clientid);
 	}
 	assert_string_equal(t_try(t, "clientid=2"),
-			    "-o: clientid: expected yes or no: \"2\"\n");
+	                    "-o: clientid: expected yes or no: \"2\"\n");
 	assert_string_equal(t_try(t, "clientid="),
-			    "-o: clientid: expected yes or no: \"\"\n");
+	                    "-o: clientid: expected yes or no: \"\"\n");
 }
 
 static void
@@ -307,18 +307,19 @@ sizes_invalid(void **state)
 	struct t *t = *state;
 	const char *msg = "expected a size (bytes, or with k, M, G)";
 	char expect[128];
-	static const char *const bad[] = {"1.5k", "k", "-1", "4kb", "4 x",
-					  "", "0x10", "99999999999999999999"};
+	static const char *const bad[] = {
+	        "1.5k", "k", "-1",   "4kb",
+	        "4 x",  "",  "0x10", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char kv[64];
 		snprintf(kv, sizeof(kv), "limit_line=%s", bad[i]);
 		snprintf(expect, sizeof(expect), "-o: limit_line: %s: \"%s\"\n",
-			 msg, bad[i]);
+		         msg, bad[i]);
 		assert_string_equal(t_try(t, kv), expect);
 	}
 	/* Overflow through the suffix. */
 	assert_string_not_equal(t_try(t, "limit_literal=18446744073709551615k"),
-				"");
+	                        "");
 	assert_null(t->cfg);
 }
 
@@ -341,9 +342,9 @@ durations(void **state)
 	assert_string_equal(t_try(t, "shutdown_timeout=250ms"), "");
 	assert_int_equal(t->cfg->shutdown_timeout, 250);
 	assert_string_equal(
-		t_try(t, "timeout_preauth=1d"),
-		"-o: timeout_preauth: expected a duration (seconds, or with "
-		"ms, s, m, h): \"1d\"\n");
+	        t_try(t, "timeout_preauth=1d"),
+	        "-o: timeout_preauth: expected a duration (seconds, or with "
+	        "ms, s, m, h): \"1d\"\n");
 	assert_string_not_equal(t_try(t, "timeout_preauth=1.5s"), "");
 }
 
@@ -352,22 +353,22 @@ out_of_range(void **state)
 {
 	struct t *t = *state;
 	static const char *const bad[] = {
-		"io_threads=65",
-		"auth_workers=257",
-		"max_connections=0",
-		"max_connections=1000001",
-		"limit_nesting_preauth=0",
-		"limit_nesting_preauth=17",
-		"limit_nesting=257",
-		"limit_line_preauth=255",
-		"limit_line_preauth=65537",
-		"limit_line=16385k",
-		"limit_literal=1025M",
-		"limit_bad_commands_preauth=0",
-		"timeout_preauth=999ms",
-		"timeout_auth=25h",
-		"auth_failure_delay=61s",
-		"shutdown_timeout=2h",
+	        "io_threads=65",
+	        "auth_workers=257",
+	        "max_connections=0",
+	        "max_connections=1000001",
+	        "limit_nesting_preauth=0",
+	        "limit_nesting_preauth=17",
+	        "limit_nesting=257",
+	        "limit_line_preauth=255",
+	        "limit_line_preauth=65537",
+	        "limit_line=16385k",
+	        "limit_literal=1025M",
+	        "limit_bad_commands_preauth=0",
+	        "timeout_preauth=999ms",
+	        "timeout_auth=25h",
+	        "auth_failure_delay=61s",
+	        "shutdown_timeout=2h",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		const char *err = t_try(t, bad[i]);
@@ -378,14 +379,14 @@ out_of_range(void **state)
 	}
 	/* And the bounds themselves are in range. */
 	static const char *const good[] = {
-		"io_threads=64",	  "auth_workers=256",
-		"max_connections=1",	  "max_connections=1000000",
-		"limit_nesting_preauth=1", "limit_nesting_preauth=16",
-		"limit_line_preauth=256", "limit_line_preauth=64k",
-		"limit_line=16M",	  "limit_literal=1024M",
-		"timeout_preauth=1s",	  "timeout_auth=24h",
-		"auth_failure_delay=60s", "shutdown_timeout=1h",
-		"shutdown_timeout=0",
+	        "io_threads=64",           "auth_workers=256",
+	        "max_connections=1",       "max_connections=1000000",
+	        "limit_nesting_preauth=1", "limit_nesting_preauth=16",
+	        "limit_line_preauth=256",  "limit_line_preauth=64k",
+	        "limit_line=16M",          "limit_literal=1024M",
+	        "timeout_preauth=1s",      "timeout_auth=24h",
+	        "auth_failure_delay=60s",  "shutdown_timeout=1h",
+	        "shutdown_timeout=0",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
 		if (strcmp(t_try(t, good[i]), "") != 0)
@@ -401,9 +402,9 @@ choices(void **state)
 	assert_string_equal(t_try(t, "log=SYSLOG"), "");
 	assert_string_equal(t->cfg->log, "syslog");
 	assert_string_equal(
-		t_try(t, "default_pass_scheme=MD5"),
-		"-o: default_pass_scheme: not one of the allowed values: "
-		"\"MD5\"\n");
+	        t_try(t, "default_pass_scheme=MD5"),
+	        "-o: default_pass_scheme: not one of the allowed values: "
+	        "\"MD5\"\n");
 	assert_string_not_equal(t_try(t, "log=file"), "");
 	assert_string_not_equal(t_try(t, "log_level=trace"), "");
 }
@@ -438,20 +439,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(defaults),
-		T(file_parsing),
-		T(file_errors_reported_with_line),
-		T(file_errors_formats),
-		T(file_missing),
-		T(file_line_too_long),
-		T(overrides),
-		T(booleans),
-		T(sizes),
-		T(sizes_invalid),
-		T(durations),
-		T(out_of_range),
-		T(choices),
-		T(dump),
+	        T(defaults),
+	        T(file_parsing),
+	        T(file_errors_reported_with_line),
+	        T(file_errors_formats),
+	        T(file_missing),
+	        T(file_line_too_long),
+	        T(overrides),
+	        T(booleans),
+	        T(sizes),
+	        T(sizes_invalid),
+	        T(durations),
+	        T(out_of_range),
+	        T(choices),
+	        T(dump),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

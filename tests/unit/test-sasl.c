@@ -138,13 +138,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rfc4616_example_no_authzid),
-		cmocka_unit_test(rfc4616_example_authzid),
-		cmocka_unit_test(utf8_fields),
-		cmocka_unit_test(missing_separators),
-		cmocka_unit_test(empty_authcid),
-		cmocka_unit_test(extra_nul),
-		cmocka_unit_test(field_lengths),
+	        cmocka_unit_test(rfc4616_example_no_authzid),
+	        cmocka_unit_test(rfc4616_example_authzid),
+	        cmocka_unit_test(utf8_fields),
+	        cmocka_unit_test(missing_separators),
+	        cmocka_unit_test(empty_authcid),
+	        cmocka_unit_test(extra_nul),
+	        cmocka_unit_test(field_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,8 @@ take(struct buf *b)
 {
 	size_t n = buf_used(b);
 	assert_true(n < sizeof(text));
-	memcpy(text, buf_head(b), n);
+	if (n > 0)
+		memcpy(text, buf_head(b), n);
 	text[n] = '\0';
 	buf_free(b);
 	return text;
@@ -33,10 +34,10 @@ tagged(void **state)
 	imap_write_tagged(&b, "a1", "OK", NULL, "NOOP completed.");
 	assert_string_equal(take(&b), "a1 OK NOOP completed.\r\n");
 	imap_write_tagged(&b, "x", "NO", "AUTHENTICATIONFAILED",
-			  "Authentication failed.");
+	                  "Authentication failed.");
 	assert_string_equal(take(&b),
-			    "x NO [AUTHENTICATIONFAILED] Authentication "
-			    "failed.\r\n");
+	                    "x NO [AUTHENTICATIONFAILED] Authentication "
+	                    "failed.\r\n");
 	/* A percent sign in any part is text, not a format. */
 	imap_write_tagged(&b, "%s", "BAD", "%n", "100% sure %s.");
 	assert_string_equal(take(&b), "%s BAD [%n] 100% sure %s.\r\n");
@@ -135,13 +136,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tagged),
-		cmocka_unit_test(untagged),
-		cmocka_unit_test(appends),
-		cmocka_unit_test(string_quoted),
-		cmocka_unit_test(string_literal),
-		cmocka_unit_test(string_long),
-		cmocka_unit_test(nstring),
+	        cmocka_unit_test(tagged),
+	        cmocka_unit_test(untagged),
+	        cmocka_unit_test(appends),
+	        cmocka_unit_test(string_quoted),
+	        cmocka_unit_test(string_literal),
+	        cmocka_unit_test(string_long),
+	        cmocka_unit_test(nstring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
