@@ -112,12 +112,14 @@ step "fuzzing (${FUZZ_SECONDS}s per target)"
 if CC=clang setup "$FUZZ_BUILD" -Dfuzz=true -Db_lundef=false \
 	--buildtype=debug; then
 	for f in "$FUZZ_BUILD"/tests/fuzz/fuzz-*; do
-		[ -x "$f" ] || continue
+		[ -f "$f" ] && [ -x "$f" ] || continue
 		name=$(basename "$f")
 		corpus=$(mktemp -d)
 		seeds=tests/fuzz/corpus/${name#fuzz-}
+		mkdir -p "$FUZZ_BUILD/artifacts"
 		if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 \
-			-timeout=10 "$corpus" "$seeds" >"$corpus.log" 2>&1; then
+			-timeout=10 -artifact_prefix="$FUZZ_BUILD/artifacts/" \
+			"$corpus" "$seeds" >"$corpus.log" 2>&1; then
 			echo "$name: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
 			ok
 		else

@@ -27,6 +27,18 @@ ctl_lower(char *dst, const char *src, size_t len)
 		*dst = (char)tolower((unsigned char)*dst);
 }
 
+/* For terminals: control and 8-bit bytes become '?'. */
+static void
+ctl_printable(char *dst, const char *src, size_t len)
+{
+	size_t i;
+	for (i = 0; src[i] != '\0' && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
 static void
 ctl_time(char *out, size_t len, int64_t t)
 {
@@ -389,8 +401,11 @@ ctl_audit_row(const struct registry_audit *a, void *arg)
 		printf("%-20s  %-24s  %-15s  %-16s  %-16s  %-5s  %-4s  %s\n",
 		       "TIME", "ACCOUNT", "PEER", "TYPE", "FINGERPRINT", "MECH",
 		       "OK", "REASON");
+	/* account names in the audit log are whatever clients typed */
+	char account[sizeof(a->account)];
+	ctl_printable(account, a->account, sizeof(account));
 	printf("%-20s  %-24s  %-15s  %-16s  %-16s  %-5s  %-4s  %s\n", when,
-	       a->account, a->peer, a->type[0] ? a->type : "-",
+	       account, a->peer, a->type[0] ? a->type : "-",
 	       a->fp[0] ? a->fp : "-", a->mech, a->ok ? "ok" : "fail",
 	       a->reason);
 }

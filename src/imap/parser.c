@@ -121,7 +121,9 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			st = IMAP_COLLECT_LINE_TOO_LONG;
 			break;
 		}
-		const uint8_t *seg = c->cmd.data + c->seg_start;
+		/* an empty command has no buffer at all */
+		const uint8_t *seg =
+		        c->cmd.data != NULL ? c->cmd.data + c->seg_start : NULL;
 		size_t seg_len = c->cmd.len - c->seg_start;
 		uint64_t size;
 		bool sync;

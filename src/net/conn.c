@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -28,6 +29,7 @@ struct conn_auth_job {
 	struct conn *conn;
 	struct auth_request *req; /* owned by the session */
 	struct auth_result res;
+	uint64_t started_ms; /* monotonic, when the check was submitted */
 };
 
 struct conn {
@@ -55,6 +57,14 @@ struct conn {
 };
 
 static void conn_pump(struct conn *c);
+
+static uint64_t
+conn_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 static void conn_update_events(struct conn *c, bool reset_timer);
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -376,11 +386,19 @@ conn_auth_done(struct ioloop_task *task)
 		conn_settle(c, false);
 		return;
 	}
-	/* Slow every failure alike, whatever its reason (CID-POL-2), and
-	 * every answer to a client past its free failures (tarpit). */
+	/* Every failure is answered auth_failure_delay after the command,
+	 * whatever its reason and however long its check took: a spent
+	 * budget (no hash), an unknown user (a dummy hash) and a policy
+	 * refusal look alike (CID-POL-2). A client past its free failures
+	 * waits its tarpit delay on top of that. */
 	uint64_t delay = j->res.delay_ms;
-	if (!j->res.ok && c->th->srv->opts.auth_failure_delay_ms > delay)
-		delay = c->th->srv->opts.auth_failure_delay_ms;
+	if (!j->res.ok) {
+		uint64_t fixed = c->th->srv->opts.auth_failure_delay_ms;
+		uint64_t spent = conn_now_ms() - j->started_ms;
+		uint64_t pad = fixed > spent ? fixed - spent : 0;
+		if (pad > delay)
+			delay = pad;
+	}
 	if (delay > 0) {
 		c->delay_ev = evtimer_new(c->th->loop.base, conn_delay_cb, c);
 		struct timeval tv = {(time_t)(delay / 1000),
@@ -409,6 +427,7 @@ conn_auth_submit(struct conn *c)
 	j->job.done.fn = conn_auth_done;
 	j->job.origin = &c->th->loop;
 	c->job = j;
+	j->started_ms = conn_now_ms();
 	workers_submit(c->th->srv->workers, &j->job);
 }
 

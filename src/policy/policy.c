@@ -232,7 +232,9 @@ policy_decide(const struct policy_rules *r, const struct policy_input *in,
 			out->record = in->device == POLICY_DEVICE_PENDING
 			                      ? POLICY_RECORD_TOUCH
 			                      : POLICY_RECORD_PENDING;
-			if (in->mode == POLICY_LEARN)
+			/* once per device: the login that first sees it */
+			if (in->mode == POLICY_LEARN &&
+			    in->device == POLICY_DEVICE_UNKNOWN)
 				out->events |= POLICY_EVENT_NEW_DEVICE_SUCCESS;
 		}
 		if (in->other_network)
