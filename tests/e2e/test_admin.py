@@ -22,9 +22,16 @@ class ConfigCheck(unittest.TestCase):
         return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
 
     def test_good_config_ok(self):
-        """`imapcidd -t` on a valid config exits 0."""
+        """`imapcidd -t` on a valid config exits 0 and prints the effective
+        values (docs/CONFIGURATION.md), -o overrides included."""
         rc, out = self.check()
         self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"(?m)^clientid = yes$")
+        self.assertRegex(out, r"(?m)^listen_imap = 127\.0\.0\.1:0$")
+        rc, out = self.check("-o", "clientid=no", "-o", "timeout_preauth=5s")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"(?m)^clientid = no$")
+        self.assertRegex(out, r"(?m)^timeout_preauth = ")
 
     def test_two_bad_keys_reported_with_file_line(self):
         """`imapcidd -t` reports every error as FILE:LINE: key: message and exits 1."""

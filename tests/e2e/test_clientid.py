@@ -351,6 +351,20 @@ class ClientIdRestrictions(ClientIdBase):
         self.assertEqual(evs[0].get("clientid"), ref, evs[0]["_line"])
         self.assertNotInLog(t2)
 
+    def test_rst2_failed_login_keeps_not_authenticated_state(self):
+        """CID-RST-2: after a failed LOGIN the session is still not
+        authenticated, so a first CLIENTID is OK and is used by the next login."""
+        tok = new_token()
+        ref = self.login_with(b" UUID " + tok.encode())["clientid"]
+        c = self.tls()
+        self.assertEqual(c.cmd("LOGIN joe wrong")[1], AUTH_FAILED)
+        self.assertEqual(self.send_clientid(c, b" UUID " + tok.encode()), OK_CLIENTID)
+        mark = self.server.mark()
+        self.assertLoggedIn(c.cmd("LOGIN joe password")[1])
+        evs = self.server.wait_auth(mark, user="joe")
+        self.assertEqual(len(evs), 1)
+        self.assertEqual(evs[0].get("clientid"), ref)
+
     def test_rst3_malformed_first_does_not_use_it_up(self):
         """CID-RST-3: a malformed first CLIENTID then a valid one: OK, and the
         valid one is the stored identity."""

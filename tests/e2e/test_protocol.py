@@ -148,6 +148,11 @@ class ProtocolCore(ServerTestCase):
                 c = self.connect(tls=True)
                 self.assertEqual(c.cmd("LOGIN %s %sX" % (user, pw)), ([], AUTH_FAILED))
 
+    def test_login_user_name_case_insensitive(self):
+        """User names match case-insensitively (docs/CONFIGURATION.md passdb_file)."""
+        c = self.connect(tls=True)
+        self.assertLoggedIn(c.cmd("LOGIN JoE password")[1])
+
     def test_login_quoted(self):
         """LOGIN with quoted strings, including escaped quote and backslash."""
         c = self.connect(tls=True)
