@@ -25,7 +25,7 @@ struct alert_event {
 	char type[CID_TYPE_MAX + 1];
 	char fp[CID_FINGERPRINT_LEN + 1];
 	char reason[96];
-	bool log_fp;	  /* the type may appear in the system log */
+	bool log_fp;      /* the type may appear in the system log */
 	bool mail_holder; /* the account exists: its holder may be mailed */
 };
 

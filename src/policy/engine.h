@@ -51,7 +51,7 @@ struct engine_presence {
 struct engine_attempt {
 	/* in */
 	const char *user, *mech, *peer;
-	bool account_exists; /* set before policy_engine_finish() */
+	bool account_exists;           /* set before policy_engine_finish() */
 	const struct cid_identity *id; /* NULL without CLIENTID */
 	/* filled by policy_engine_begin */
 	char account[ENGINE_ACCOUNT_MAX + 1];

@@ -96,10 +96,11 @@ registry_open(const char *path, char *err, size_t errlen)
 	}
 	/* Registries made before suspensions remembered their state: add
 	 * the column (an error just means it is there already). */
-	sqlite3_exec(r->db,
-	             "ALTER TABLE devices ADD COLUMN resume_state TEXT NOT NULL "
-	             "DEFAULT 'trusted'",
-	             NULL, NULL, NULL);
+	sqlite3_exec(
+	        r->db,
+	        "ALTER TABLE devices ADD COLUMN resume_state TEXT NOT NULL "
+	        "DEFAULT 'trusted'",
+	        NULL, NULL, NULL);
 	char sql[96];
 	snprintf(sql, sizeof(sql),
 	         "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');",

@@ -17,22 +17,21 @@
 
 #include "policy/policy.h"
 
-#define NONE POLICY_RECORD_NONE
-#define TOUCH POLICY_RECORD_TOUCH
-#define TRUST POLICY_RECORD_TRUST
+#define NONE    POLICY_RECORD_NONE
+#define TOUCH   POLICY_RECORD_TOUCH
+#define TRUST   POLICY_RECORD_TRUST
 #define PENDING POLICY_RECORD_PENDING
 
-#define EV_TRUSTED POLICY_EVENT_DEVICE_TRUSTED
+#define EV_TRUSTED         POLICY_EVENT_DEVICE_TRUSTED
 #define EV_UNKNOWN_REFUSED POLICY_EVENT_UNKNOWN_REFUSED
-#define EV_KNOWN_FAILURE POLICY_EVENT_KNOWN_FAILURE
-#define EV_NEW_SUCCESS POLICY_EVENT_NEW_DEVICE_SUCCESS
-#define EV_REUSE POLICY_EVENT_TOKEN_REUSE
-#define EV_NETWORKS POLICY_EVENT_CONCURRENT_NETWORKS
-#define EV_LOGIN_FAILURE POLICY_EVENT_LOGIN_FAILURE
-#define EV_LOGIN_SUCCESS POLICY_EVENT_LOGIN_SUCCESS
+#define EV_KNOWN_FAILURE   POLICY_EVENT_KNOWN_FAILURE
+#define EV_NEW_SUCCESS     POLICY_EVENT_NEW_DEVICE_SUCCESS
+#define EV_REUSE           POLICY_EVENT_TOKEN_REUSE
+#define EV_NETWORKS        POLICY_EVENT_CONCURRENT_NETWORKS
+#define EV_LOGIN_FAILURE   POLICY_EVENT_LOGIN_FAILURE
+#define EV_LOGIN_SUCCESS   POLICY_EVENT_LOGIN_SUCCESS
 
-static const char *const mode_names[] = {"off", "observe", "learn",
-                                         "enforce"};
+static const char *const mode_names[] = {"off", "observe", "learn", "enforce"};
 static const char *const device_names[] = {"unknown", "trusted", "pending",
                                            "revoked"};
 static const enum policy_mode all_modes[] = {POLICY_OFF, POLICY_OBSERVE,
@@ -133,9 +132,8 @@ check(const char *what, const struct policy_rules *r,
 		         d.events, d.count_failure, d.block_token);
 }
 
-static const struct expect refused_wrong = {false, "wrong password", NULL,
-                                            NONE,  0,                true,
-                                            false};
+static const struct expect refused_wrong = {
+        false, "wrong password", NULL, NONE, 0, true, false};
 
 /* ---- CID-POL-4: mode x device state x password ---------------------- */
 
@@ -153,41 +151,112 @@ struct table_row {
 
 static const struct table_row decision_table[] = {
         /* off: the identity plays no part, only the password counts. */
-        {POLICY_OFF, U, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_OFF, T, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_OFF, P, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_OFF, R, false, {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OFF,
+         U,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OFF,
+         T,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OFF,
+         P,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OFF,
+         R,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
         {POLICY_OFF, U, true, {true, "ok", NULL, NONE, 0, false, false}},
         {POLICY_OFF, T, true, {true, "ok", NULL, NONE, 0, false, false}},
         {POLICY_OFF, P, true, {true, "ok", NULL, NONE, 0, false, false}},
         {POLICY_OFF, R, true, {true, "ok", NULL, NONE, 0, false, false}},
         /* observe: records, never refuses a right password. */
-        {POLICY_OBSERVE, U, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_OBSERVE, T, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_OBSERVE, P, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_OBSERVE, R, false, {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OBSERVE,
+         U,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_OBSERVE,
+         T,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_OBSERVE,
+         P,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_OBSERVE,
+         R,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
         {POLICY_OBSERVE, U, true, {true, "ok", NULL, PENDING, 0, false, false}},
         {POLICY_OBSERVE, T, true, {true, "ok", NULL, TOUCH, 0, false, false}},
         {POLICY_OBSERVE, P, true, {true, "ok", NULL, TOUCH, 0, false, false}},
-        {POLICY_OBSERVE, R, true, {true, "ok", "device revoked", TOUCH, 0, false, false}},
+        {POLICY_OBSERVE,
+         R,
+         true,
+         {true, "ok", "device revoked", TOUCH, 0, false, false}},
         /* learn (0 of 3 trusted): trusts new devices, refuses revoked. */
-        {POLICY_LEARN, U, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_LEARN, T, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_LEARN, P, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_LEARN, R, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_LEARN, U, true, {true, "ok", NULL, TRUST, EV_TRUSTED, false, false}},
+        {POLICY_LEARN,
+         U,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_LEARN,
+         T,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_LEARN,
+         P,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_LEARN,
+         R,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_LEARN,
+         U,
+         true,
+         {true, "ok", NULL, TRUST, EV_TRUSTED, false, false}},
         {POLICY_LEARN, T, true, {true, "ok", NULL, TOUCH, 0, false, false}},
-        {POLICY_LEARN, P, true, {true, "ok", NULL, TRUST, EV_TRUSTED, false, false}},
-        {POLICY_LEARN, R, true, {false, "device revoked", NULL, NONE, 0, true, false}},
+        {POLICY_LEARN,
+         P,
+         true,
+         {true, "ok", NULL, TRUST, EV_TRUSTED, false, false}},
+        {POLICY_LEARN,
+         R,
+         true,
+         {false, "device revoked", NULL, NONE, 0, true, false}},
         /* enforce: only trusted devices. */
-        {POLICY_ENFORCE, U, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_ENFORCE, T, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_ENFORCE, P, false, {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
-        {POLICY_ENFORCE, R, false, {false, "wrong password", NULL, NONE, 0, true, false}},
-        {POLICY_ENFORCE, U, true, {false, "unknown device", NULL, PENDING, EV_UNKNOWN_REFUSED, true, false}},
+        {POLICY_ENFORCE,
+         U,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_ENFORCE,
+         T,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_ENFORCE,
+         P,
+         false,
+         {false, "wrong password", NULL, NONE, EV_KNOWN_FAILURE, true, false}},
+        {POLICY_ENFORCE,
+         R,
+         false,
+         {false, "wrong password", NULL, NONE, 0, true, false}},
+        {POLICY_ENFORCE,
+         U,
+         true,
+         {false, "unknown device", NULL, PENDING, EV_UNKNOWN_REFUSED, true,
+          false}},
         {POLICY_ENFORCE, T, true, {true, "ok", NULL, TOUCH, 0, false, false}},
-        {POLICY_ENFORCE, P, true, {false, "device pending approval", NULL, TOUCH, EV_UNKNOWN_REFUSED, true, false}},
-        {POLICY_ENFORCE, R, true, {false, "device revoked", NULL, NONE, 0, true, false}},
+        {POLICY_ENFORCE,
+         P,
+         true,
+         {false, "device pending approval", NULL, TOUCH, EV_UNKNOWN_REFUSED,
+          true, false}},
+        {POLICY_ENFORCE,
+         R,
+         true,
+         {false, "device revoked", NULL, NONE, 0, true, false}},
 };
 
 /* CID-POL-4 (and CID-POL-5 for the events): the full table. */
@@ -215,9 +284,9 @@ pol4_learn_trust_limit(void **state)
 	(void)state;
 	struct policy_rules r = rules_base(POLICY_LEARN);
 	struct policy_input in = input_id(POLICY_LEARN, U, true);
-	const struct expect trusted = {true, "ok", NULL, TRUST, EV_TRUSTED,
-	                               false, false};
-	const struct expect beyond = {true, "ok", NULL, PENDING,
+	const struct expect trusted = {true,       "ok",  NULL, TRUST,
+	                               EV_TRUSTED, false, false};
+	const struct expect beyond = {true,           "ok",  NULL, PENDING,
 	                              EV_NEW_SUCCESS, false, false};
 	for (int k = 0; k < 3; k++) {
 		in.trusted_devices = k;
@@ -231,8 +300,8 @@ pol4_learn_trust_limit(void **state)
 	/* A pending device at the limit stays pending (touched). */
 	in = input_id(POLICY_LEARN, P, true);
 	in.trusted_devices = 3;
-	const struct expect pend = {true, "ok", NULL, TOUCH, EV_NEW_SUCCESS,
-	                            false, false};
+	const struct expect pend = {true,           "ok",  NULL, TOUCH,
+	                            EV_NEW_SUCCESS, false, false};
 	check("pending at the limit", &r, &in, &pend);
 	in.trusted_devices = 2;
 	check("pending with room", &r, &in, &trusted);
@@ -464,9 +533,9 @@ pol7_type_flags(void **state)
 	assert_int_equal(policy_type_flags(&r, "UUID"),
 	                 POLICY_FLAG_SYSLOG | POLICY_FLAG_USERLOG |
 	                         POLICY_FLAG_AUTH);
-	assert_int_equal(POLICY_FLAGS_DEFAULT,
-	                 POLICY_FLAG_SYSLOG | POLICY_FLAG_USERLOG |
-	                         POLICY_FLAG_AUTH);
+	assert_int_equal(POLICY_FLAGS_DEFAULT, POLICY_FLAG_SYSLOG |
+	                                               POLICY_FLAG_USERLOG |
+	                                               POLICY_FLAG_AUTH);
 
 	struct policy_type_rule rules[] = {
 	        {"uuid", POLICY_FLAG_AUTH | POLICY_FLAG_ALERT_FAIL},
@@ -484,12 +553,12 @@ pol7_type_flags(void **state)
 	assert_int_equal(policy_type_flags(&r, "UDID"), POLICY_FLAG_IGNORE);
 	/* "UDEBUG" matches rule 1 before rule 2. */
 	assert_int_equal(policy_type_flags(&r, "UDEBUG"), POLICY_FLAG_IGNORE);
-	assert_int_equal(policy_type_flags(&r, "X-debug"),
-	                 POLICY_FLAG_SESSION);
+	assert_int_equal(policy_type_flags(&r, "X-debug"), POLICY_FLAG_SESSION);
 	assert_int_equal(policy_type_flags(&r, "acme-7"),
 	                 POLICY_FLAG_SYSLOG | POLICY_FLAG_ALERT_SUCCESS);
 	/* No match: the defaults. */
-	assert_int_equal(policy_type_flags(&r, "ACME-77"), POLICY_FLAGS_DEFAULT);
+	assert_int_equal(policy_type_flags(&r, "ACME-77"),
+	                 POLICY_FLAGS_DEFAULT);
 	assert_int_equal(policy_type_flags(&r, "IMEI"), POLICY_FLAGS_DEFAULT);
 
 	/* A rule may give no flags at all; that is not "no match". */
@@ -531,9 +600,9 @@ static void
 pol7_flags_parse(void **state)
 {
 	(void)state;
-	flags_ok("syslog, auth, alert-fail",
-	         POLICY_FLAG_SYSLOG | POLICY_FLAG_AUTH |
-	                 POLICY_FLAG_ALERT_FAIL);
+	flags_ok("syslog, auth, alert-fail", POLICY_FLAG_SYSLOG |
+	                                             POLICY_FLAG_AUTH |
+	                                             POLICY_FLAG_ALERT_FAIL);
 	flags_ok("ignore", POLICY_FLAG_IGNORE);
 	flags_ok("session", POLICY_FLAG_SESSION);
 	flags_ok("userlog", POLICY_FLAG_USERLOG);
@@ -550,8 +619,8 @@ pol7_flags_parse(void **state)
 
 	flags_bad("syslog, bogus, auth", 8, "bogus");
 	flags_bad("nope", 0, "nope");
-	flags_bad("auth alert", 5, "alert");      /* a prefix of a word */
-	flags_bad("authx", 0, "authx");            /* a word plus more */
+	flags_bad("auth alert", 5, "alert");        /* a prefix of a word */
+	flags_bad("authx", 0, "authx");             /* a word plus more */
 	flags_bad("syslog;auth", 0, "syslog;auth"); /* not a separator */
 	flags_bad("alert_fail", 0, "alert_fail");
 }
@@ -576,15 +645,14 @@ pol6_rate_keys(void **state)
 			assert_int_equal(policy_rate_keys(mode, false, dev),
 			                 A_ | I_);
 			/* trusted: its own token only; other: token+account */
-			unsigned want = dev == POLICY_DEVICE_TRUSTED
-			                        ? T_
-			                        : (T_ | A_);
+			unsigned want =
+			        dev == POLICY_DEVICE_TRUSTED ? T_ : (T_ | A_);
 			unsigned got = policy_rate_keys(mode, true, dev);
 			if (got != want)
 				fail_msg("mode %s device %s: keys 0x%x, "
 				         "expected 0x%x",
-				         mode_names[mode], device_names[dev], got,
-				         want);
+				         mode_names[mode], device_names[dev],
+				         got, want);
 		}
 	}
 }
@@ -595,8 +663,8 @@ static void
 pol6_rate_blocked_every_mode(void **state)
 {
 	(void)state;
-	const struct expect blocked = {false, "rate limited", NULL, NONE, 0,
-	                               true,  false};
+	const struct expect blocked = {false, "rate limited", NULL, NONE,
+	                               0,     true,           false};
 	for (size_t m = 0; m < 4; m++)
 		for (size_t d = 0; d < 4; d++)
 			for (int pw = 0; pw < 2; pw++) {
@@ -761,8 +829,10 @@ pol6_device_cap(void **state)
 	r.max_connections_per_device = 2;
 	struct policy_input in;
 	const struct expect capped = {
-	        false, "too many connections for this device", NULL, NONE, 0,
-	        true,  false};
+	        false, "too many connections for this device",
+	        NULL,  NONE,
+	        0,     true,
+	        false};
 
 	in = input_id(POLICY_ENFORCE, T, true);
 	in.device_cap_hit = true;
@@ -864,15 +934,14 @@ pol5_alert_success_flag(void **state)
 {
 	(void)state;
 	struct policy_rules r = rules_base(POLICY_ENFORCE);
-	const unsigned flags =
-	        POLICY_FLAGS_DEFAULT | POLICY_FLAG_ALERT_SUCCESS;
+	const unsigned flags = POLICY_FLAGS_DEFAULT | POLICY_FLAG_ALERT_SUCCESS;
 	struct policy_input in;
 
 	in = input_id(POLICY_ENFORCE, T, true);
 	in.type_flags = flags;
 	check("enforce, trusted", &r, &in,
-	      &(struct expect){true, "ok", NULL, TOUCH, EV_LOGIN_SUCCESS,
-	                       false, false});
+	      &(struct expect){true, "ok", NULL, TOUCH, EV_LOGIN_SUCCESS, false,
+	                       false});
 	in = input_id(POLICY_LEARN, U, true);
 	in.type_flags = flags;
 	check("learn, new device", &r, &in,
@@ -898,8 +967,8 @@ pol5_alert_success_flag(void **state)
 	in = input_id(POLICY_ENFORCE, T, true);
 	in.type_flags = flags | POLICY_FLAG_ALERT_FAIL;
 	check("both flags, success", &r, &in,
-	      &(struct expect){true, "ok", NULL, TOUCH, EV_LOGIN_SUCCESS,
-	                       false, false});
+	      &(struct expect){true, "ok", NULL, TOUCH, EV_LOGIN_SUCCESS, false,
+	                       false});
 	/* Off: none. */
 	in = input_id(POLICY_OFF, T, true);
 	in.type_flags = flags;
@@ -975,7 +1044,8 @@ main(void)
 	        cmocka_unit_test(pol6_rate_keys),
 	        cmocka_unit_test(pol6_rate_blocked_every_mode),
 	        cmocka_unit_test(pol6_token_reuse),
-	        cmocka_unit_test(pol6_token_reuse_block_only_audited_in_observe),
+	        cmocka_unit_test(
+	                pol6_token_reuse_block_only_audited_in_observe),
 	        cmocka_unit_test(pol6_concurrent_networks),
 	        cmocka_unit_test(pol6_device_cap),
 	        cmocka_unit_test(pol5_alert_fail_flag),

@@ -236,8 +236,8 @@ pol4_device_put_get(void **state)
 	char h[REGISTRY_HASH_LEN + 1], h2[REGISTRY_HASH_LEN + 1];
 	fake_hash(h, '1', "abc");
 	fake_hash(h2, '2', "abc");
-	struct registry_device d = device("joe@example.org", h,
-	                                  REGISTRY_REVOKED, NOW - 100);
+	struct registry_device d =
+	        device("joe@example.org", h, REGISTRY_REVOKED, NOW - 100);
 	snprintf(d.type, sizeof(d.type), "ACME-LICENSE");
 	d.revoked_until = NOW + 3600;
 	d.last_seen = NOW - 5;
@@ -289,7 +289,8 @@ pol4_device_put_get(void **state)
 
 	/* a state the code does not know reads as pending */
 	sqlite3 *db = raw_open(f);
-	raw_exec(db, "UPDATE devices SET state = 'weird' WHERE account = 'ann'");
+	raw_exec(db,
+	         "UPDATE devices SET state = 'weird' WHERE account = 'ann'");
 	sqlite3_close(db);
 	assert_int_equal(registry_device_get(f->r, "ann", h, &got), 1);
 	assert_int_equal(got.state, REGISTRY_PENDING);
@@ -302,7 +303,8 @@ prv1_tokens_hashed(void **state)
 {
 	struct fx *f = *state;
 	static const uint8_t secret[] = "0123456789abcdef0123456789abcdef";
-	struct cid_identity id = {"UUID", "3c2e9e6a-5b1f-4d8e-9f2a-7c1b0d4e6f81"};
+	struct cid_identity id = {"UUID",
+	                          "3c2e9e6a-5b1f-4d8e-9f2a-7c1b0d4e6f81"};
 	char h[CID_HASH_LEN + 1], fp[CID_FINGERPRINT_LEN + 1];
 	cid_hash(secret, sizeof(secret) - 1, &id, h);
 	cid_fingerprint(secret, sizeof(secret) - 1, &id, fp);
@@ -394,8 +396,8 @@ prv2_device_find_by_fingerprint(void **state)
 	assert_memory_equal(fpa, ha, CID_FINGERPRINT_LEN);
 
 	struct registry_device da = device("joe", ha, REGISTRY_TRUSTED, NOW);
-	struct registry_device db = device("joe", hb, REGISTRY_PENDING,
-	                                   NOW - 10); /* seen first */
+	struct registry_device db =
+	        device("joe", hb, REGISTRY_PENDING, NOW - 10); /* seen first */
 	struct registry_device dc = device("ann", ha, REGISTRY_TRUSTED, NOW);
 	put(f->r, &da);
 	put(f->r, &db);
@@ -454,9 +456,9 @@ pol4_device_set_state_and_forget(void **state)
 
 	struct registry_device got;
 	/* approve one pending device by its full hash */
-	assert_int_equal(registry_device_set_state(f->r, "joe", h2,
-	                                           REGISTRY_TRUSTED, 0),
-	                 1);
+	assert_int_equal(
+	        registry_device_set_state(f->r, "joe", h2, REGISTRY_TRUSTED, 0),
+	        1);
 	assert_int_equal(registry_device_get(f->r, "joe", h2, &got), 1);
 	assert_int_equal(got.state, REGISTRY_TRUSTED);
 	/* suspend one until a time */
@@ -489,9 +491,9 @@ pol4_device_set_state_and_forget(void **state)
 	assert_int_equal(registry_device_set_state(f->r, "joe", "%",
 	                                           REGISTRY_TRUSTED, 0),
 	                 0);
-	assert_int_equal(registry_device_set_state(f->r, "joe", "",
-	                                           REGISTRY_TRUSTED, 0),
-	                 0);
+	assert_int_equal(
+	        registry_device_set_state(f->r, "joe", "", REGISTRY_TRUSTED, 0),
+	        0);
 	assert_int_equal(registry_device_get(f->r, "joe", h1, &got), 1);
 	assert_int_equal(got.state, REGISTRY_REVOKED);
 	/* reinstating clears the end time */
@@ -530,9 +532,9 @@ pol4_trusted_count(void **state)
 	        {'1', REGISTRY_TRUSTED, 0},
 	        {'2', REGISTRY_TRUSTED, 0},
 	        {'3', REGISTRY_PENDING, 0},
-	        {'4', REGISTRY_REVOKED, 0},         /* permanent */
-	        {'5', REGISTRY_REVOKED, NOW - 1},   /* ended */
-	        {'6', REGISTRY_REVOKED, NOW},       /* ends now */
+	        {'4', REGISTRY_REVOKED, 0},          /* permanent */
+	        {'5', REGISTRY_REVOKED, NOW - 1},    /* ended */
+	        {'6', REGISTRY_REVOKED, NOW},        /* ends now */
 	        {'7', REGISTRY_REVOKED, NOW + 3600}, /* still suspended */
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -570,8 +572,8 @@ collect_audit(const struct registry_audit *a, void *arg)
 }
 
 static int
-audit_list(struct registry *r, const char *account, int64_t since,
-           size_t limit, struct audit_rows *rows)
+audit_list(struct registry *r, const char *account, int64_t since, size_t limit,
+           struct audit_rows *rows)
 {
 	memset(rows, 0, sizeof(*rows));
 	int n = registry_audit_list(r, account, since, limit, collect_audit,

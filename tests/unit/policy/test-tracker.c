@@ -17,7 +17,7 @@
 
 #include "policy/tracker.h"
 
-#define T0 1700000000000ull
+#define T0  1700000000000ull
 #define WIN 60000ull
 
 static bool
@@ -28,8 +28,8 @@ note(struct tracker *t, const char *token, const char *account, uint64_t now,
 }
 
 static bool
-acquire(struct tracker *t, const char *token, const char *network,
-        unsigned cap, bool *other)
+acquire(struct tracker *t, const char *token, const char *network, unsigned cap,
+        bool *other)
 {
 	*other = !*other; /* must be overwritten */
 	return tracker_session_acquire(t, token, network, cap, other);
@@ -306,8 +306,7 @@ pol6_network_prefix(void **state)
 	net_ok("192.0.2.77", 1, 48, "128.0.0.0/1");
 	net_ok("192.0.2.77", 40, 48, "192.0.2.77/32"); /* clamped */
 	net_ok("2001:db8:abcd:1234::1", 16, 48, "2001:db8:abcd::/48");
-	net_ok("2001:db8:abcd:1234:5:6:7:8", 16, 64,
-	       "2001:db8:abcd:1234::/64");
+	net_ok("2001:db8:abcd:1234:5:6:7:8", 16, 64, "2001:db8:abcd:1234::/64");
 	net_ok("2001:db8:abcd:12ff::1", 16, 56, "2001:db8:abcd:1200::/56");
 	net_ok("2001:db8::1", 16, 128, "2001:db8::1/128");
 	net_ok("2001:db8::1", 16, 200, "2001:db8::1/128"); /* clamped */
