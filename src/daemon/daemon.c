@@ -30,6 +30,7 @@ struct daemon {
 	struct tls_server *tls;
 	struct auth_service *auth;
 	struct policy_engine *engine;
+	char *mail_dir; /* absolute, for the sessions */
 };
 
 static int
@@ -327,6 +328,8 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	                             (unsigned)cfg->limit_nesting};
 	o->session.bad_max_preauth = (unsigned)cfg->limit_bad_commands_preauth;
 	o->session.version = IMAPCID_VERSION;
+	o->session.mail_dir = d->mail_dir = config_path(cfg, cfg->mail_dir);
+	o->session.append_limit = cfg->limit_literal;
 	o->io_threads =
 	        cfg->io_threads ? (unsigned)cfg->io_threads : daemon_cores();
 	o->auth_workers = cfg->auth_workers ? (unsigned)cfg->auth_workers
@@ -396,6 +399,7 @@ out:
 	tls_server_free(d.tls);
 	auth_service_free(d.auth);
 	policy_engine_free(d.engine);
+	free(d.mail_dir);
 	free(o.addrs);
 	if (d.base != NULL)
 		event_base_free(d.base);

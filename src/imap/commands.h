@@ -6,6 +6,7 @@
 #include "imap/session.h"
 #include "imap/writer.h"
 #include "lib/arena.h"
+#include "mail/mailstore.h"
 
 #define IMAP_USER_MAX 255
 
@@ -13,7 +14,9 @@ enum imap_state {
 	IMAP_STATE_NOTAUTH = 1 << 0,
 	IMAP_STATE_AUTH = 1 << 1,
 	IMAP_STATE_LOGOUT = 1 << 2,
+	IMAP_STATE_SELECTED = 1 << 3,
 };
+#define IMAP_STATE_LOGGEDIN (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 
 struct imap_session {
 	const struct imap_session_config *cfg;
@@ -29,6 +32,15 @@ struct imap_session {
 	char pending_tag[IMAP_TAG_MAX + 1]; /* AUTHENTICATE/LOGIN in flight */
 	struct auth_request *auth;          /* allocated only while in flight */
 	char *user;
+
+	/* Mail: touched only by the worker running a mail command, while
+	 * the session waits (see imap_session_mail_run). */
+	struct mailstore *store; /* opened at the first mail command */
+	struct mailbox *mb;      /* the selected mailbox */
+	struct buf mail_cmd;     /* the framed command being run */
+	unsigned mail_literals;
+	enum imap_action mail_action;
+	bool rev2; /* ENABLE IMAP4rev2 */
 };
 
 struct imap_cmd_ctx {
@@ -43,6 +55,7 @@ struct imap_command_def {
 	const char *name;
 	unsigned states; /* IMAP_STATE_* where the command exists */
 	bool literals;   /* may carry literals */
+	bool mail;       /* runs on a worker: may touch the store */
 	enum imap_action (*run)(struct imap_cmd_ctx *ctx);
 };
 
@@ -74,5 +87,52 @@ enum imap_action imap_cmd_starttls(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_login(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_authenticate(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_clientid(struct imap_cmd_ctx *ctx);
+
+/* cmd-mail.c: the authenticated and selected states. */
+enum imap_action imap_cmd_select(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_create(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_delete(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_rename(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_subscribe(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_list(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_namespace(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_status(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_append(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_mail_noop(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_close(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_expunge(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_fetch(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_store(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_copy(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_search(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_uid(struct imap_cmd_ctx *ctx);
+/* Untagged EXPUNGE/EXISTS/RECENT/FETCH for what changed in the selected
+ * mailbox; false (with a BYE written) if the mailbox is gone. */
+bool imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges);
+/* Closes the selected mailbox and its store handle. */
+void imap_mail_release(struct imap_session *s);
+/* The messages of a sequence or UID set, as ascending sequence numbers
+ * (arena-allocated); NULL on bad syntax. */
+uint32_t *imap_set_seqs(struct imap_cmd_ctx *ctx, const char *set, bool uid,
+                        size_t *n);
+enum imap_action imap_fetch(struct imap_cmd_ctx *ctx, bool uid);
+enum imap_action imap_store_flags(struct imap_cmd_ctx *ctx, bool uid);
+enum imap_action imap_search(struct imap_cmd_ctx *ctx, bool uid);
+
+/* mailutil.c: flags and dates in IMAP syntax. */
+void imap_write_flags(struct buf *out, const struct mailbox *mb,
+                      const struct mail_msg *m);
+/* "\Answered \Flagged ... kw1 kw2" (and "\*" for PERMANENTFLAGS). */
+void imap_write_flag_names(struct buf *out, const struct mailbox *mb,
+                           bool permanent);
+/* A flag list: system flags into *flags, keywords (pointers into the
+ * argument) into keywords[*nkeywords]. False on an unknown \flag. */
+bool imap_parse_flag_list(const struct imap_arg *list, uint32_t *flags,
+                          const char **keywords, size_t *nkeywords);
+/* "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 date-time). */
+bool imap_parse_datetime(const char *s, int64_t *out);
+void imap_write_datetime(struct buf *out, int64_t t);
+/* "d-Mon-yyyy" (SEARCH dates): the start of that day, UTC. */
+bool imap_parse_date(const char *s, int64_t *out);
 
 #endif

@@ -5,22 +5,52 @@
 #include <string.h>
 #include <strings.h>
 
+#define NA  IMAP_STATE_NOTAUTH
+#define IN  IMAP_STATE_LOGGEDIN
+#define SEL IMAP_STATE_SELECTED
+
+/* name, states, literals allowed, runs on a worker (mail), handler. A name
+ * may appear twice for different states: the first match wins. */
 static const struct imap_command_def imap_commands[] = {
-        {"CAPABILITY", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-         imap_cmd_capability},
-        {"NOOP", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false, imap_cmd_noop},
-        {"LOGOUT", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-         imap_cmd_logout},
-        {"ID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, true, imap_cmd_id},
-        {"ENABLE", IMAP_STATE_AUTH, false, imap_cmd_enable},
-        {"STARTTLS", IMAP_STATE_NOTAUTH, false, imap_cmd_starttls},
-        {"LOGIN", IMAP_STATE_NOTAUTH, true, imap_cmd_login},
-        {"AUTHENTICATE", IMAP_STATE_NOTAUTH, false, imap_cmd_authenticate},
+        {"CAPABILITY", NA | IN, false, false, imap_cmd_capability},
+        {"NOOP", NA, false, false, imap_cmd_noop},
+        {"NOOP", IN, false, true, imap_cmd_mail_noop},
+        {"LOGOUT", NA | IN, false, false, imap_cmd_logout},
+        {"ID", NA | IN, true, false, imap_cmd_id},
+        {"ENABLE", IN, false, false, imap_cmd_enable},
+        {"STARTTLS", NA, false, false, imap_cmd_starttls},
+        {"LOGIN", NA, true, false, imap_cmd_login},
+        {"AUTHENTICATE", NA, false, false, imap_cmd_authenticate},
         /* Known in every state so that, after login, it is refused with its
 	 * own reason (CID-RST-2); unknown while not advertised (CID-RST-1). */
-        {"CLIENTID", IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH, false,
-         imap_cmd_clientid},
+        {"CLIENTID", NA | IN, false, false, imap_cmd_clientid},
+        {"SELECT", IN, true, true, imap_cmd_select},
+        {"EXAMINE", IN, true, true, imap_cmd_select},
+        {"CREATE", IN, true, true, imap_cmd_create},
+        {"DELETE", IN, true, true, imap_cmd_delete},
+        {"RENAME", IN, true, true, imap_cmd_rename},
+        {"SUBSCRIBE", IN, true, true, imap_cmd_subscribe},
+        {"UNSUBSCRIBE", IN, true, true, imap_cmd_subscribe},
+        {"LIST", IN, true, true, imap_cmd_list},
+        {"LSUB", IN, true, true, imap_cmd_list},
+        {"NAMESPACE", IN, false, false, imap_cmd_namespace},
+        {"STATUS", IN, true, true, imap_cmd_status},
+        {"APPEND", IN, true, true, imap_cmd_append},
+        {"CHECK", SEL, false, true, imap_cmd_mail_noop},
+        {"CLOSE", SEL, false, true, imap_cmd_close},
+        {"UNSELECT", SEL, false, true, imap_cmd_close},
+        {"EXPUNGE", SEL, false, true, imap_cmd_expunge},
+        {"FETCH", SEL, false, true, imap_cmd_fetch},
+        {"STORE", SEL, true, true, imap_cmd_store},
+        {"COPY", SEL, true, true, imap_cmd_copy},
+        {"MOVE", SEL, true, true, imap_cmd_copy},
+        {"SEARCH", SEL, true, true, imap_cmd_search},
+        {"UID", SEL, true, true, imap_cmd_uid},
 };
+
+#undef NA
+#undef IN
+#undef SEL
 
 static const struct imap_command_def *
 imap_command_find(const struct imap_session *s, const char *name)
@@ -28,10 +58,8 @@ imap_command_find(const struct imap_session *s, const char *name)
 	for (size_t i = 0; i < sizeof(imap_commands) / sizeof(*imap_commands);
 	     i++) {
 		const struct imap_command_def *d = &imap_commands[i];
-		if (strcmp(d->name, name) != 0)
+		if (strcmp(d->name, name) != 0 || (d->states & s->state) == 0)
 			continue;
-		if ((d->states & s->state) == 0)
-			return NULL;
 		if (d->run == imap_cmd_clientid &&
 		    s->state == IMAP_STATE_NOTAUTH &&
 		    !imap_clientid_available(s))
@@ -70,6 +98,8 @@ imap_session_free(struct imap_session *s)
 		return;
 	imap_collect_free(&s->coll);
 	imap_session_drop_auth(s);
+	imap_mail_release(s);
+	buf_free(&s->mail_cmd);
 	explicit_bzero(&s->clientid, sizeof(s->clientid));
 	free(s->user);
 	free(s);
@@ -85,8 +115,14 @@ void
 imap_capabilities(const struct imap_session *s, struct buf *out)
 {
 	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
-	if (s->state != IMAP_STATE_NOTAUTH)
+	if (s->state != IMAP_STATE_NOTAUTH) {
+		if (s->cfg->mail_dir != NULL)
+			buf_printf(out,
+			           " UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
+			           "SPECIAL-USE STATUS=SIZE APPENDLIMIT=%llu",
+			           (unsigned long long)s->cfg->append_limit);
 		return;
+	}
 	if (!s->tls && s->cfg->starttls)
 		buf_append_str(out, " STARTTLS");
 	if (!s->tls && !s->cfg->login_plaintext)
@@ -274,6 +310,14 @@ imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
 	if (def == NULL)
 		return imap_session_bad_tagged(s, out, ctx.cmd.tag,
 		                               "Unknown command.");
+	if (def->mail) {
+		/* Runs on a worker: hand it the framed command. */
+		s->mail_cmd = s->coll.cmd;
+		s->coll.cmd = (struct buf)BUF_INIT;
+		s->mail_literals = literals;
+		s->waiting = true;
+		return IMAP_ACTION_MAIL;
+	}
 	enum imap_action act = def->run(&ctx);
 	arena_free(&ctx.arena);
 	return act;
@@ -366,7 +410,36 @@ imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
 bool
 imap_session_authenticated(const struct imap_session *s)
 {
-	return s->state == IMAP_STATE_AUTH;
+	return (s->state & IMAP_STATE_LOGGEDIN) != 0;
+}
+
+void
+imap_session_mail_run(struct imap_session *s, struct buf *out)
+{
+	struct imap_cmd_ctx ctx = {.s = s,
+	                           .literals = s->mail_literals,
+	                           .arena = ARENA_INIT,
+	                           .in = NULL,
+	                           .out = out};
+	const uint8_t *p = s->mail_cmd.data;
+	size_t n = s->mail_cmd.len;
+	s->mail_action = IMAP_ACTION_NONE;
+	/* framed and checked on the loop already: head and name are valid */
+	if (imap_parse_head(p, n, &ctx.cmd) == IMAP_HEAD_OK) {
+		const struct imap_command_def *def =
+		        imap_command_find(s, ctx.cmd.name);
+		if (def != NULL)
+			s->mail_action = def->run(&ctx);
+	}
+	arena_free(&ctx.arena);
+}
+
+enum imap_action
+imap_session_mail_done(struct imap_session *s)
+{
+	s->waiting = false;
+	buf_free(&s->mail_cmd);
+	return s->mail_action;
 }
 
 const char *

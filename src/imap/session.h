@@ -24,6 +24,8 @@ struct imap_session_config {
 	struct imap_limits preauth, postauth;
 	unsigned bad_max_preauth; /* consecutive BADs before BYE */
 	const char *version;
+	const char *mail_dir;  /* users' stores are mail_dir/USER; NULL: none */
+	uint64_t append_limit; /* APPENDLIMIT */
 };
 
 enum imap_action {
@@ -31,6 +33,8 @@ enum imap_action {
 	IMAP_ACTION_STARTTLS, /* flush, handshake, imap_session_tls_started() */
 	IMAP_ACTION_AUTH,     /* verify imap_session_auth_request() */
 	IMAP_ACTION_CLOSE,    /* flush and close */
+	IMAP_ACTION_MAIL,     /* imap_session_mail_run() on a worker, then
+			       * imap_session_mail_done() */
 };
 
 struct imap_session;
@@ -48,6 +52,12 @@ void imap_session_tls_started(struct imap_session *s);
 struct auth_request *imap_session_auth_request(struct imap_session *s);
 void imap_session_auth_done(struct imap_session *s,
                             const struct auth_result *res, struct buf *out);
+
+/* On a worker thread, while the session waits: runs the mail command it
+ * returned IMAP_ACTION_MAIL for, writing its responses to out. */
+void imap_session_mail_run(struct imap_session *s, struct buf *out);
+/* Back on the connection's thread: the command's result. */
+enum imap_action imap_session_mail_done(struct imap_session *s);
 
 bool imap_session_authenticated(const struct imap_session *s);
 /* The authenticated user, or NULL. */

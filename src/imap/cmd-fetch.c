@@ -1,0 +1,447 @@
+/* FETCH and STORE, and their UID forms. */
+#include "commands.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "mail/mime.h"
+
+#define IMAP_FETCH_ITEMS_MAX 64
+#define IMAP_READ_CHUNK      65536
+
+enum fetch_kind {
+	FETCH_FLAGS,
+	FETCH_UID,
+	FETCH_INTERNALDATE,
+	FETCH_SIZE,
+	FETCH_ENVELOPE,
+	FETCH_BODYSTRUCTURE,
+	FETCH_BODY, /* the non-extensible structure */
+	FETCH_SECTION,
+	FETCH_RFC822,        /* = BODY[] */
+	FETCH_RFC822_HEADER, /* = BODY.PEEK[HEADER] */
+	FETCH_RFC822_TEXT,   /* = BODY[TEXT] */
+};
+
+struct fetch_item {
+	enum fetch_kind kind;
+	bool peek;
+	const char *section; /* inside the brackets */
+	bool partial;
+	uint64_t offset, length;
+	const char *label; /* how the response names it */
+};
+
+/* The message as CRLF octets (stored files may use bare LF). */
+static bool
+fetch_load(struct imap_cmd_ctx *ctx, uint32_t seq, struct buf *msg)
+{
+	char err[256];
+	int fd = mailbox_msg_fd(ctx->s->mb, seq, err, sizeof(err));
+	if (fd < 0)
+		return false;
+	uint8_t chunk[IMAP_READ_CHUNK];
+	uint8_t prev = 0;
+	bool ok = true;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ok = false;
+			break;
+		}
+		if (n == 0)
+			break;
+		/* copy in runs, putting a CR before every bare LF */
+		size_t run = 0;
+		for (size_t i = 0; i < (size_t)n; i++) {
+			if (chunk[i] == '\n' && prev != '\r') {
+				buf_append(msg, chunk + run, i - run);
+				buf_append(msg, "\r", 1);
+				run = i;
+			}
+			prev = chunk[i];
+		}
+		if (!buf_append(msg, chunk + run, (size_t)n - run)) {
+			ok = false;
+			break;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+static bool
+fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
+{
+	static const struct {
+		const char *name;
+		enum fetch_kind kind;
+	} simple[] = {
+	        {"FLAGS", FETCH_FLAGS},
+	        {"UID", FETCH_UID},
+	        {"INTERNALDATE", FETCH_INTERNALDATE},
+	        {"RFC822.SIZE", FETCH_SIZE},
+	        {"ENVELOPE", FETCH_ENVELOPE},
+	        {"BODYSTRUCTURE", FETCH_BODYSTRUCTURE},
+	        {"BODY", FETCH_BODY},
+	        {"RFC822", FETCH_RFC822},
+	        {"RFC822.HEADER", FETCH_RFC822_HEADER},
+	        {"RFC822.TEXT", FETCH_RFC822_TEXT},
+	};
+	memset(it, 0, sizeof(*it));
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (strcasecmp(s, simple[i].name) == 0) {
+			it->kind = simple[i].kind;
+			it->label = simple[i].name;
+			return true;
+		}
+	const char *br = strchr(s, '[');
+	if (br == NULL)
+		return false;
+	size_t nlen = (size_t)(br - s);
+	if (nlen == 4 && strncasecmp(s, "BODY", 4) == 0)
+		it->peek = false;
+	else if (nlen == 9 && strncasecmp(s, "BODY.PEEK", 9) == 0)
+		it->peek = true;
+	else
+		return false;
+	const char *close = strrchr(s, ']');
+	if (close == NULL || close < br)
+		return false;
+	char *sec =
+	        arena_strndup(&ctx->arena, br + 1, (size_t)(close - br - 1));
+	if (sec == NULL)
+		return false;
+	for (char *p = sec; *p && *p != '('; p++)
+		*p = (char)toupper((unsigned char)*p);
+	it->kind = FETCH_SECTION;
+	it->section = sec;
+	const char *rest = close + 1;
+	if (*rest == '<') {
+		unsigned long long off, len;
+		char tail;
+		if (sscanf(rest, "<%llu.%llu%c", &off, &len, &tail) != 3 ||
+		    tail != '>' || len == 0 || rest[strlen(rest) - 1] != '>')
+			return false;
+		it->partial = true;
+		it->offset = off;
+		it->length = len;
+	} else if (*rest != '\0') {
+		return false;
+	}
+	return true;
+}
+
+/* Expands ALL, FAST, FULL and parses each item. */
+static size_t
+fetch_items(struct imap_cmd_ctx *ctx, const struct imap_arg *a,
+            struct fetch_item *items, bool *ok)
+{
+	static const char *const all[] = {"FLAGS", "INTERNALDATE",
+	                                  "RFC822.SIZE", "ENVELOPE"};
+	static const char *const full[] = {"FLAGS", "INTERNALDATE",
+	                                   "RFC822.SIZE", "ENVELOPE", "BODY"};
+	const struct imap_arg *list = a->type == IMAP_ARG_LIST ? a->list : a;
+	size_t n = a->type == IMAP_ARG_LIST ? a->count : 1, k = 0;
+	*ok = n > 0;
+	if (a->type == IMAP_ARG_ATOM) {
+		const char *const *macro = NULL;
+		size_t mn = 0;
+		if (strcasecmp(a->str, "ALL") == 0) {
+			macro = all;
+			mn = 4;
+		} else if (strcasecmp(a->str, "FAST") == 0) {
+			macro = all;
+			mn = 3;
+		} else if (strcasecmp(a->str, "FULL") == 0) {
+			macro = full;
+			mn = 5;
+		}
+		for (size_t i = 0; i < mn; i++)
+			fetch_parse_item(ctx, macro[i], &items[k++]);
+		if (macro != NULL)
+			return k;
+	}
+	for (size_t i = 0; i < n && *ok; i++) {
+		if (list[i].type != IMAP_ARG_ATOM ||
+		    k == IMAP_FETCH_ITEMS_MAX ||
+		    !fetch_parse_item(ctx, list[i].str, &items[k])) {
+			*ok = false;
+			break;
+		}
+		k++;
+	}
+	return k;
+}
+
+static void
+fetch_literal(struct buf *out, const uint8_t *p, size_t n)
+{
+	buf_printf(out, "{%zu}\r\n", n);
+	buf_append(out, p, n);
+}
+
+/* One BODY[...] item: the section, cut to <offset.length>. */
+static bool
+fetch_section(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
+              const struct mime_message *mm, const struct buf *msg)
+{
+	struct buf part = BUF_INIT;
+	struct mime_section sec;
+	if (!mime_section(mm, it->section, &sec))
+		return false;
+	mime_section_write(mm, &sec, msg->data, &part);
+	buf_printf(ctx->out, "BODY[%s]", it->section);
+	const uint8_t *p = buf_head(&part);
+	size_t n = buf_used(&part);
+	if (it->partial) {
+		buf_printf(ctx->out, "<%llu>", (unsigned long long)it->offset);
+		if (it->offset >= n) {
+			p += n;
+			n = 0;
+		} else {
+			p += it->offset;
+			n -= (size_t)it->offset;
+			if (n > it->length)
+				n = (size_t)it->length;
+		}
+	}
+	buf_append_str(ctx->out, " ");
+	fetch_literal(ctx->out, p, n);
+	buf_free(&part);
+	return true;
+}
+
+static bool
+fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
+          size_t nitems, bool uid)
+{
+	struct mailbox *mb = ctx->s->mb;
+	const struct mail_msg *m = mailbox_msg(mb, seq);
+	bool need_msg = false, set_seen = false, has_uid = false,
+	     has_flags = false;
+	for (size_t i = 0; i < nitems; i++) {
+		enum fetch_kind k = it[i].kind;
+		need_msg |= k >= FETCH_ENVELOPE;
+		set_seen |= (k == FETCH_SECTION && !it[i].peek) ||
+		            k == FETCH_RFC822 || k == FETCH_RFC822_TEXT;
+		has_uid |= k == FETCH_UID;
+		has_flags |= k == FETCH_FLAGS;
+	}
+	struct buf msg = BUF_INIT;
+	struct mime_message *mm = NULL;
+	if (need_msg) {
+		if (!fetch_load(ctx, seq, &msg)) {
+			buf_free(&msg);
+			return false; /* expunged by someone else meanwhile */
+		}
+		mm = mime_parse(msg.data, msg.len);
+	}
+	bool flags_changed = false;
+	if (set_seen && !(m->flags & MAIL_SEEN) && !mailbox_readonly(mb)) {
+		char err[256];
+		if (mailbox_set_flags(mb, seq, m->flags | MAIL_SEEN,
+		                      m->keywords, err, sizeof(err)) == MAIL_OK)
+			flags_changed = true;
+		m = mailbox_msg(mb, seq);
+	}
+	struct buf *o = ctx->out;
+	buf_printf(o, "* %u FETCH (", seq);
+	bool first = true;
+#define SEP()                                                                  \
+	do {                                                                   \
+		if (!first)                                                    \
+			buf_append(o, " ", 1);                                 \
+		first = false;                                                 \
+	} while (0)
+	if (uid && !has_uid) {
+		SEP();
+		buf_printf(o, "UID %u", m->uid);
+	}
+	if (flags_changed && !has_flags) {
+		SEP();
+		imap_write_flags(o, mb, m);
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		SEP();
+		switch (it[i].kind) {
+		case FETCH_FLAGS:
+			imap_write_flags(o, mb, m);
+			break;
+		case FETCH_UID:
+			buf_printf(o, "UID %u", m->uid);
+			break;
+		case FETCH_INTERNALDATE:
+			buf_append_str(o, "INTERNALDATE ");
+			imap_write_datetime(o, m->internaldate);
+			break;
+		case FETCH_SIZE:
+			buf_printf(o, "RFC822.SIZE %llu",
+			           (unsigned long long)(need_msg ? msg.len
+			                                         : m->size));
+			break;
+		case FETCH_ENVELOPE:
+			buf_append_str(o, "ENVELOPE ");
+			mime_write_envelope(o, mm);
+			break;
+		case FETCH_BODYSTRUCTURE:
+			buf_append_str(o, "BODYSTRUCTURE ");
+			mime_write_bodystructure(o, mm, true);
+			break;
+		case FETCH_BODY:
+			buf_append_str(o, "BODY ");
+			mime_write_bodystructure(o, mm, false);
+			break;
+		case FETCH_RFC822:
+			buf_append_str(o, "RFC822 ");
+			fetch_literal(o, msg.data, msg.len);
+			break;
+		case FETCH_RFC822_HEADER:
+		case FETCH_RFC822_TEXT: {
+			struct mime_section sec;
+			struct buf part = BUF_INIT;
+			bool head = it[i].kind == FETCH_RFC822_HEADER;
+			if (mime_section(mm, head ? "HEADER" : "TEXT", &sec))
+				mime_section_write(mm, &sec, msg.data, &part);
+			buf_printf(o, "%s ", it[i].label);
+			fetch_literal(o, buf_head(&part), buf_used(&part));
+			buf_free(&part);
+			break;
+		}
+		case FETCH_SECTION:
+			if (!fetch_section(ctx, &it[i], mm, &msg)) {
+				buf_printf(o, "BODY[%s] NIL", it[i].section);
+			}
+			break;
+		}
+	}
+#undef SEP
+	buf_append_str(o, ")\r\n");
+	if (mm != NULL)
+		mime_free(mm);
+	buf_free(&msg);
+	return true;
+}
+
+enum imap_action
+imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	if (count != 2 || args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(ctx, "FETCH takes a set and items.");
+	struct fetch_item items[IMAP_FETCH_ITEMS_MAX];
+	bool ok;
+	size_t nitems = fetch_items(ctx, &args[1], items, &ok);
+	if (!ok)
+		return imap_cmd_bad(ctx, "Invalid FETCH item.");
+	size_t n;
+	uint32_t *seqs = imap_set_seqs(ctx, args[0].str, uid, &n);
+	if (seqs == NULL)
+		return imap_cmd_bad(ctx, "Invalid sequence set.");
+	if (!uid && n == 0 && mailbox_count(ctx->s->mb) == 0)
+		return imap_cmd_bad(ctx, "No messages.");
+	for (size_t i = 0; i < n; i++)
+		fetch_one(ctx, seqs[i], items, nitems, uid);
+	return imap_cmd_ok(ctx, NULL, "Fetch completed.");
+}
+
+enum imap_action
+imap_cmd_fetch(struct imap_cmd_ctx *ctx)
+{
+	return imap_fetch(ctx, false);
+}
+
+enum imap_action
+imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
+{
+	struct mailbox *mb = ctx->s->mb;
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	if (count < 3 || args[0].type != IMAP_ARG_ATOM ||
+	    args[1].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(ctx, "STORE takes a set, an item and "
+		                         "flags.");
+	const char *item = args[1].str;
+	int mode = item[0] == '+' ? 1 : item[0] == '-' ? -1 : 0;
+	if (mode != 0)
+		item++;
+	bool silent = strcasecmp(item, "FLAGS.SILENT") == 0;
+	if (!silent && strcasecmp(item, "FLAGS") != 0)
+		return imap_cmd_bad(ctx, "STORE item must be FLAGS, +FLAGS or "
+		                         "-FLAGS (.SILENT).");
+	uint32_t flags = 0;
+	const char *kwnames[MAIL_KEYWORDS_MAX];
+	size_t nkw = 0;
+	/* a list, or flags as separate atoms (RFC 3501 allows both) */
+	struct imap_arg listarg = {
+	        .type = IMAP_ARG_LIST, .list = &args[2], .count = count - 2};
+	const struct imap_arg *fl = count == 3 && args[2].type == IMAP_ARG_LIST
+	                                    ? &args[2]
+	                                    : &listarg;
+	if (!imap_parse_flag_list(fl, &flags, kwnames, &nkw))
+		return imap_cmd_bad(ctx, "Invalid flags.");
+	flags &= ~MAIL_RECENT;
+	if (mailbox_readonly(mb))
+		return imap_cmd_no(ctx, "READ-ONLY",
+		                   "The mailbox is read-only.");
+	uint32_t kwmask = 0;
+	for (size_t i = 0; i < nkw; i++) {
+		int k = mailbox_keyword_index(mb, kwnames[i]);
+		if (k < 0)
+			return imap_cmd_no(ctx, "LIMIT", "Too many keywords.");
+		kwmask |= 1u << k;
+	}
+	size_t n;
+	uint32_t *seqs = imap_set_seqs(ctx, args[0].str, uid, &n);
+	if (seqs == NULL)
+		return imap_cmd_bad(ctx, "Invalid sequence set.");
+	for (size_t i = 0; i < n; i++) {
+		const struct mail_msg *m = mailbox_msg(mb, seqs[i]);
+		uint32_t recent = m->flags & MAIL_RECENT;
+		uint32_t f = m->flags & ~MAIL_RECENT, k = m->keywords;
+		if (mode == 0) {
+			f = flags;
+			k = kwmask;
+		} else if (mode > 0) {
+			f |= flags;
+			k |= kwmask;
+		} else {
+			f &= ~flags;
+			k &= ~kwmask;
+		}
+		char err[256];
+		if (mailbox_set_flags(mb, seqs[i], f | recent, k, err,
+		                      sizeof(err)) != MAIL_OK)
+			continue; /* gone meanwhile: the next sync says so */
+		if (silent)
+			continue;
+		m = mailbox_msg(mb, seqs[i]);
+		buf_printf(ctx->out, "* %u FETCH (", seqs[i]);
+		imap_write_flags(ctx->out, mb, m);
+		if (uid)
+			buf_printf(ctx->out, " UID %u", m->uid);
+		buf_append_str(ctx->out, ")\r\n");
+	}
+	return imap_cmd_ok(ctx, NULL, "Store completed.");
+}
+
+enum imap_action
+imap_cmd_store(struct imap_cmd_ctx *ctx)
+{
+	return imap_store_flags(ctx, false);
+}

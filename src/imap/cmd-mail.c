@@ -1,0 +1,744 @@
+/*
+ * The authenticated and selected states, minus FETCH/STORE (cmd-fetch.c)
+ * and SEARCH (cmd-search.c): SELECT, EXAMINE, CREATE, DELETE, RENAME,
+ * SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, NAMESPACE, STATUS, APPEND, NOOP,
+ * CHECK, CLOSE, UNSELECT, EXPUNGE, COPY, MOVE and the UID forms. These run
+ * on a worker thread (they do file I/O), with the session waiting.
+ */
+#include "commands.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap/seqset.h"
+#include "lib/log.h"
+
+#define IMAP_MAIL_ERR_MAX 256
+
+/* The user's store, opened at the first mail command. */
+static struct mailstore *
+imap_store(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	if (s->store != NULL)
+		return s->store;
+	char dir[4096], err[IMAP_MAIL_ERR_MAX];
+	if (s->cfg->mail_dir == NULL || s->user == NULL ||
+	    !mailstore_name_valid(s->user) ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/%s", s->cfg->mail_dir,
+	                     s->user) >= sizeof(dir))
+		return NULL;
+	s->store = mailstore_open(dir, err, sizeof(err));
+	if (s->store == NULL)
+		log_error("mail: user=%s: %s", s->user, err);
+	return s->store;
+}
+
+void
+imap_mail_release(struct imap_session *s)
+{
+	if (s->mb != NULL) {
+		mailbox_close(s->mb);
+		s->mb = NULL;
+	}
+	if (s->store != NULL) {
+		mailstore_close(s->store);
+		s->store = NULL;
+	}
+}
+
+/* The tagged answer for a store result. */
+static enum imap_action
+imap_mail_result(struct imap_cmd_ctx *ctx, enum mail_result r, const char *err,
+                 const char *ok_text)
+{
+	static const char *const codes[] = {
+	        [MAIL_OK] = NULL,
+	        [MAIL_NO] = NULL,
+	        [MAIL_NONEXISTENT] = "NONEXISTENT",
+	        [MAIL_ALREADYEXISTS] = "ALREADYEXISTS",
+	        [MAIL_NOSPACE] = "OVERQUOTA",
+	        [MAIL_TRYCREATE] = "TRYCREATE",
+	        [MAIL_ERROR] = "SERVERBUG",
+	};
+	if (r == MAIL_OK)
+		return imap_cmd_ok(ctx, NULL, ok_text);
+	char text[IMAP_MAIL_ERR_MAX + 8];
+	snprintf(text, sizeof(text), "%s.",
+	         err != NULL && err[0] != '\0' ? err : "Failed");
+	return imap_cmd_no(ctx, codes[r], text);
+}
+
+static enum imap_action
+imap_no_store(struct imap_cmd_ctx *ctx)
+{
+	return imap_cmd_no(ctx, "UNAVAILABLE",
+	                   "The mail store is not available.");
+}
+
+/* A mailbox name argument: an astring, "INBOX" in any case normalised. */
+static const char *
+imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
+{
+	if (!imap_arg_is_astring(a))
+		return NULL;
+	if (strcasecmp(a->str, "INBOX") == 0)
+		return "INBOX";
+	if (strncasecmp(a->str, "INBOX.", 6) == 0) {
+		char *n = arena_strndup(&ctx->arena, a->str, a->len);
+		if (n != NULL)
+			memcpy(n, "INBOX", 5);
+		return n;
+	}
+	return a->str;
+}
+
+bool
+imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges)
+{
+	struct imap_session *s = ctx->s;
+	if (s->mb == NULL)
+		return true;
+	struct mail_changes ch;
+	char err[IMAP_MAIL_ERR_MAX];
+	memset(&ch, 0, sizeof(ch));
+	(void)report_expunges;
+	if (mailbox_sync(s->mb, &ch, err, sizeof(err)) != MAIL_OK) {
+		log_warn("mail: user=%s: sync: %s", s->user, err);
+		return false;
+	}
+	for (size_t i = 0; i < ch.nexpunged; i++)
+		buf_printf(ctx->out, "* %u EXPUNGE\r\n", ch.expunged[i]);
+	for (size_t i = 0; i < ch.nflagged; i++) {
+		const struct mail_msg *m = mailbox_msg(s->mb, ch.flagged[i]);
+		if (m == NULL)
+			continue;
+		buf_printf(ctx->out, "* %u FETCH (", ch.flagged[i]);
+		imap_write_flags(ctx->out, s->mb, m);
+		buf_append_str(ctx->out, ")\r\n");
+	}
+	if (ch.exists != 0 || ch.nexpunged > 0 || ch.recent > 0) {
+		buf_printf(ctx->out, "* %u EXISTS\r\n", ch.exists);
+		if (!s->rev2)
+			buf_printf(ctx->out, "* %u RECENT\r\n", ch.recent);
+	}
+	mail_changes_free(&ch);
+	return true;
+}
+
+enum imap_action
+imap_cmd_select(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	const char *name = count == 1 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
+	if (name == NULL)
+		return imap_cmd_bad(ctx, "SELECT takes one mailbox name.");
+	bool readonly = strcmp(ctx->cmd.name, "EXAMINE") == 0;
+	if (s->mb != NULL) {
+		/* RFC 9051 6.3.2: the old one is closed, without expunging */
+		mailbox_close(s->mb);
+		s->mb = NULL;
+		s->state = IMAP_STATE_AUTH;
+		if (s->rev2)
+			buf_append_str(
+			        ctx->out,
+			        "* OK [CLOSED] Previous mailbox closed.\r\n");
+	}
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	char err[IMAP_MAIL_ERR_MAX];
+	struct mailbox *mb;
+	enum mail_result r =
+	        mailbox_open(ms, name, readonly, &mb, err, sizeof(err));
+	if (r != MAIL_OK)
+		return imap_mail_result(ctx, r, err, NULL);
+	struct mail_changes ch;
+	memset(&ch, 0, sizeof(ch));
+	r = mailbox_sync(mb, &ch, err, sizeof(err));
+	if (r != MAIL_OK) {
+		mailbox_close(mb);
+		return imap_mail_result(ctx, r, err, NULL);
+	}
+	s->mb = mb;
+	s->state = IMAP_STATE_SELECTED;
+
+	struct buf *o = ctx->out;
+	buf_append_str(o, "* FLAGS (");
+	imap_write_flag_names(o, mb, false);
+	buf_append_str(o, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!readonly)
+		imap_write_flag_names(o, mb, true);
+	buf_append_str(o, ")] Flags permitted.\r\n");
+	uint32_t n = mailbox_count(mb), unseen = 0;
+	buf_printf(o, "* %u EXISTS\r\n", n);
+	if (!s->rev2)
+		buf_printf(o, "* %u RECENT\r\n", ch.recent);
+	for (uint32_t i = 1; i <= n && unseen == 0; i++)
+		if (!(mailbox_msg(mb, i)->flags & MAIL_SEEN))
+			unseen = i;
+	if (unseen != 0 && !s->rev2)
+		buf_printf(o, "* OK [UNSEEN %u] First unseen.\r\n", unseen);
+	buf_printf(o, "* OK [UIDVALIDITY %u] UIDs valid.\r\n",
+	           mailbox_uidvalidity(mb));
+	buf_printf(o, "* OK [UIDNEXT %u] Predicted next UID.\r\n",
+	           mailbox_uidnext(mb));
+	mail_changes_free(&ch);
+	return imap_cmd_ok(
+	        ctx, mailbox_readonly(mb) ? "READ-ONLY" : "READ-WRITE",
+	        readonly ? "Examine completed." : "Select completed.");
+}
+
+/* One mailbox argument, for CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE. */
+static const char *
+imap_one_mailbox(struct imap_cmd_ctx *ctx, enum imap_action *act)
+{
+	struct imap_arg *args;
+	size_t count;
+	if (!imap_cmd_args(ctx, &args, &count, act))
+		return NULL;
+	const char *name = count == 1 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
+	if (name == NULL) {
+		char text[80];
+		snprintf(text, sizeof(text), "%s takes one mailbox name.",
+		         ctx->cmd.name);
+		*act = imap_cmd_bad(ctx, text);
+	}
+	return name;
+}
+
+enum imap_action
+imap_cmd_create(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	const char *name = imap_one_mailbox(ctx, &act);
+	if (name == NULL)
+		return act;
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	/* RFC 9051 6.3.4: a trailing separator only says "will have
+	 * children" */
+	char trimmed[MAIL_NAME_MAX + 1];
+	snprintf(trimmed, sizeof(trimmed), "%s", name);
+	size_t n = strlen(trimmed);
+	if (n > 1 && trimmed[n - 1] == MAIL_HIERARCHY_SEP)
+		trimmed[n - 1] = '\0';
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailstore_create(ms, trimmed, err, sizeof(err));
+	return imap_mail_result(ctx, r, err, "Create completed.");
+}
+
+enum imap_action
+imap_cmd_delete(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	const char *name = imap_one_mailbox(ctx, &act);
+	if (name == NULL)
+		return act;
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailstore_delete(ms, name, err, sizeof(err));
+	return imap_mail_result(ctx, r, err, "Delete completed.");
+}
+
+enum imap_action
+imap_cmd_rename(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	const char *from = count == 2 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
+	const char *to = count == 2 ? imap_mailbox_arg(ctx, &args[1]) : NULL;
+	if (from == NULL || to == NULL)
+		return imap_cmd_bad(ctx, "RENAME takes two mailbox names.");
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailstore_rename(ms, from, to, err, sizeof(err));
+	return imap_mail_result(ctx, r, err, "Rename completed.");
+}
+
+enum imap_action
+imap_cmd_subscribe(struct imap_cmd_ctx *ctx)
+{
+	enum imap_action act;
+	const char *name = imap_one_mailbox(ctx, &act);
+	if (name == NULL)
+		return act;
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	bool on = strcmp(ctx->cmd.name, "SUBSCRIBE") == 0;
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r =
+	        mailstore_subscribe(ms, name, on, err, sizeof(err));
+	return imap_mail_result(ctx, r, err,
+	                        on ? "Subscribe completed."
+	                           : "Unsubscribe completed.");
+}
+
+struct imap_list_ctx {
+	struct imap_cmd_ctx *ctx;
+	const char *pattern; /* reference and pattern joined */
+	bool lsub;
+	unsigned found;
+};
+
+/* IMAP patterns: "*" matches anything, "%" anything but the separator. */
+static bool
+imap_list_match(const char *pattern, const char *name)
+{
+	for (; *pattern != '\0'; pattern++, name++) {
+		if (*pattern == '*' || *pattern == '%') {
+			for (const char *n = name;; n++) {
+				if (imap_list_match(pattern + 1, n))
+					return true;
+				if (*n == '\0' || (*pattern == '%' &&
+				                   *n == MAIL_HIERARCHY_SEP))
+					return false;
+			}
+		}
+		if (*name == '\0' || *pattern != *name)
+			return false;
+	}
+	return *name == '\0';
+}
+
+static void
+imap_list_one(const char *name, unsigned attrs, void *arg)
+{
+	struct imap_list_ctx *l = arg;
+	if (!imap_list_match(l->pattern, name))
+		return;
+	if (l->lsub && !(attrs & MAIL_ATTR_SUBSCRIBED))
+		return;
+	struct buf *o = l->ctx->out;
+	static const struct {
+		unsigned attr;
+		const char *text;
+	} names[] = {
+	        {MAIL_ATTR_NOSELECT, "\\Noselect"},
+	        {MAIL_ATTR_HASCHILDREN, "\\HasChildren"},
+	        {MAIL_ATTR_HASNOCHILDREN, "\\HasNoChildren"},
+	        {MAIL_ATTR_DRAFTS, "\\Drafts"},
+	        {MAIL_ATTR_SENT, "\\Sent"},
+	        {MAIL_ATTR_TRASH, "\\Trash"},
+	        {MAIL_ATTR_JUNK, "\\Junk"},
+	        {MAIL_ATTR_ARCHIVE, "\\Archive"},
+	};
+	buf_printf(o, "* %s (", l->lsub ? "LSUB" : "LIST");
+	bool first = true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(attrs & names[i].attr))
+			continue;
+		if (l->lsub && names[i].attr != MAIL_ATTR_NOSELECT)
+			continue;
+		buf_printf(o, "%s%s", first ? "" : " ", names[i].text);
+		first = false;
+	}
+	buf_printf(o, ") \"%c\" ", MAIL_HIERARCHY_SEP);
+	imap_write_string(o, name, strlen(name));
+	buf_append_str(o, "\r\n");
+	l->found++;
+}
+
+enum imap_action
+imap_cmd_list(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	bool lsub = strcmp(ctx->cmd.name, "LSUB") == 0;
+	if (count != 2 || !imap_arg_is_astring(&args[0]) ||
+	    !imap_arg_is_astring(&args[1]))
+		return imap_cmd_bad(ctx, lsub ? "LSUB takes a reference and a "
+		                                "pattern."
+		                              : "LIST takes a reference and a "
+		                                "pattern.");
+	const char *ref = args[0].str, *pat = args[1].str;
+	if (pat[0] == '\0') {
+		/* the hierarchy delimiter and root (RFC 9051 6.3.9) */
+		if (!lsub)
+			buf_printf(ctx->out,
+			           "* LIST (\\Noselect) \"%c\" \"\"\r\n",
+			           MAIL_HIERARCHY_SEP);
+		return imap_cmd_ok(ctx, NULL, "List completed.");
+	}
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	size_t len = strlen(ref) + strlen(pat) + 1;
+	char *joined = arena_alloc(&ctx->arena, len);
+	if (joined == NULL)
+		return imap_no_store(ctx);
+	snprintf(joined, len, "%s%s", ref, pat);
+	if (strncasecmp(joined, "INBOX", 5) == 0 &&
+	    (joined[5] == '\0' || joined[5] == MAIL_HIERARCHY_SEP))
+		memcpy(joined, "INBOX", 5);
+	struct imap_list_ctx l = {ctx, joined, lsub, 0};
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r =
+	        mailstore_list(ms, imap_list_one, &l, err, sizeof(err));
+	return imap_mail_result(ctx, r, err,
+	                        lsub ? "Lsub completed." : "List completed.");
+}
+
+enum imap_action
+imap_cmd_namespace(struct imap_cmd_ctx *ctx)
+{
+	if (ctx->cmd.rest_len != 0)
+		return imap_cmd_bad(ctx, "NAMESPACE takes no arguments.");
+	buf_printf(ctx->out, "* NAMESPACE ((\"\" \"%c\")) NIL NIL\r\n",
+	           MAIL_HIERARCHY_SEP);
+	return imap_cmd_ok(ctx, NULL, "Namespace completed.");
+}
+
+enum imap_action
+imap_cmd_status(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	const char *name = count == 2 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
+	if (name == NULL || args[1].type != IMAP_ARG_LIST || args[1].count == 0)
+		return imap_cmd_bad(ctx, "STATUS takes a mailbox and a list of "
+		                         "items.");
+	static const char *const items[] = {"MESSAGES",    "RECENT", "UIDNEXT",
+	                                    "UIDVALIDITY", "UNSEEN", "SIZE"};
+	unsigned want = 0;
+	for (size_t i = 0; i < args[1].count; i++) {
+		size_t k;
+		const struct imap_arg *a = &args[1].list[i];
+		for (k = 0; k < sizeof(items) / sizeof(items[0]); k++)
+			if (a->type == IMAP_ARG_ATOM &&
+			    strcasecmp(a->str, items[k]) == 0)
+				break;
+		if (k == sizeof(items) / sizeof(items[0]))
+			return imap_cmd_bad(ctx, "Unknown STATUS item.");
+		want |= 1u << k;
+	}
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	struct mail_status st;
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailstore_status(ms, name, &st, err, sizeof(err));
+	if (r != MAIL_OK)
+		return imap_mail_result(ctx, r, err, NULL);
+	uint64_t values[] = {st.messages,    st.recent, st.uidnext,
+	                     st.uidvalidity, st.unseen, st.size};
+	buf_append_str(ctx->out, "* STATUS ");
+	imap_write_string(ctx->out, name, strlen(name));
+	buf_append_str(ctx->out, " (");
+	bool first = true;
+	for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++) {
+		if (!(want & (1u << k)))
+			continue;
+		buf_printf(ctx->out, "%s%s %llu", first ? "" : " ", items[k],
+		           (unsigned long long)values[k]);
+		first = false;
+	}
+	buf_append_str(ctx->out, ")\r\n");
+	return imap_cmd_ok(ctx, NULL, "Status completed.");
+}
+
+enum imap_action
+imap_cmd_append(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	const char *name = count >= 2 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
+	size_t i = 1;
+	uint32_t flags = 0;
+	const char *keywords[MAIL_KEYWORDS_MAX];
+	size_t nkeywords = 0;
+	int64_t date = (int64_t)time(NULL);
+	if (name == NULL)
+		return imap_cmd_bad(ctx, "APPEND takes a mailbox, optional "
+		                         "flags and date, and a literal.");
+	if (i < count && args[i].type == IMAP_ARG_LIST) {
+		if (!imap_parse_flag_list(&args[i], &flags, keywords,
+		                          &nkeywords))
+			return imap_cmd_bad(ctx, "APPEND: invalid flags.");
+		flags &= ~MAIL_RECENT;
+		i++;
+	}
+	if (i < count && args[i].type == IMAP_ARG_QUOTED) {
+		if (!imap_parse_datetime(args[i].str, &date))
+			return imap_cmd_bad(ctx, "APPEND: invalid date-time.");
+		i++;
+	}
+	if (i + 1 != count || args[i].type != IMAP_ARG_LITERAL)
+		return imap_cmd_bad(ctx, "APPEND takes a mailbox, optional "
+		                         "flags and date, and a literal.");
+	if (args[i].len == 0)
+		return imap_cmd_no(ctx, NULL,
+		                   "An empty message is no message.");
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	/* The store reads from a descriptor (messages will stream from
+	 * disk); the literal is in memory for now. */
+	int fd = memfd_create("append", MFD_CLOEXEC);
+	if (fd < 0 ||
+	    write(fd, args[i].str, args[i].len) != (ssize_t)args[i].len ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return imap_cmd_no(ctx, "SERVERBUG",
+		                   "Cannot stage the message.");
+	}
+	uint32_t uidvalidity = 0, uid = 0;
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailstore_append(
+	        ms, name, fd, args[i].len, flags, keywords, nkeywords, date,
+	        &uidvalidity, &uid, err, sizeof(err));
+	close(fd);
+	if (r != MAIL_OK)
+		return imap_mail_result(ctx, r, err, NULL);
+	if (ctx->s->mb != NULL)
+		imap_mail_sync(ctx, true);
+	char code[64];
+	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
+	return imap_cmd_ok(ctx, code, "Append completed.");
+}
+
+enum imap_action
+imap_cmd_mail_noop(struct imap_cmd_ctx *ctx)
+{
+	if (ctx->cmd.rest_len != 0) {
+		char text[64];
+		snprintf(text, sizeof(text), "%s takes no arguments.",
+		         ctx->cmd.name);
+		return imap_cmd_bad(ctx, text);
+	}
+	if (!imap_mail_sync(ctx, true)) {
+		imap_session_bye(ctx->s, ctx->out,
+		                 "The selected mailbox is gone.");
+		return IMAP_ACTION_CLOSE;
+	}
+	char text[64];
+	snprintf(text, sizeof(text), "%s completed.", ctx->cmd.name);
+	return imap_cmd_ok(ctx, NULL, text);
+}
+
+/* EXPUNGE and UID EXPUNGE (uids); false when it answered NO itself. */
+static bool
+imap_expunge(struct imap_cmd_ctx *ctx, const uint32_t *uids, size_t n)
+{
+	struct imap_session *s = ctx->s;
+	if (mailbox_readonly(s->mb)) {
+		imap_cmd_no(ctx, "READ-ONLY", "The mailbox is read-only.");
+		return false;
+	}
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r = mailbox_expunge(s->mb, uids, n, err, sizeof(err));
+	if (r != MAIL_OK) {
+		imap_mail_result(ctx, r, err, NULL);
+		return false;
+	}
+	imap_mail_sync(ctx, true);
+	return true;
+}
+
+enum imap_action
+imap_cmd_close(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	if (ctx->cmd.rest_len != 0)
+		return imap_cmd_bad(ctx, "This command takes no arguments.");
+	bool close = strcmp(ctx->cmd.name, "CLOSE") == 0;
+	if (close && !mailbox_readonly(s->mb)) {
+		char err[IMAP_MAIL_ERR_MAX];
+		mailbox_expunge(s->mb, NULL, 0, err, sizeof(err));
+	}
+	mailbox_close(s->mb);
+	s->mb = NULL;
+	s->state = IMAP_STATE_AUTH;
+	return imap_cmd_ok(ctx, NULL,
+	                   close ? "Close completed." : "Unselect completed.");
+}
+
+enum imap_action
+imap_cmd_expunge(struct imap_cmd_ctx *ctx)
+{
+	if (ctx->cmd.rest_len != 0)
+		return imap_cmd_bad(ctx, "EXPUNGE takes no arguments.");
+	if (!imap_expunge(ctx, NULL, 0))
+		return IMAP_ACTION_NONE;
+	return imap_cmd_ok(ctx, NULL, "Expunge completed.");
+}
+
+/* The messages of a set, as sequence numbers, ascending. */
+uint32_t *
+imap_set_seqs(struct imap_cmd_ctx *ctx, const char *set, bool uid, size_t *n)
+{
+	struct mailbox *mb = ctx->s->mb;
+	uint32_t count = mailbox_count(mb);
+	uint32_t star = count == 0 ? 0
+	                : uid      ? mailbox_msg(mb, count)->uid
+	                           : count;
+	struct seqset ss;
+	*n = 0;
+	if (!seqset_parse(set, star, &ss))
+		return NULL;
+	uint32_t *seqs =
+	        arena_alloc(&ctx->arena, (count ? count : 1) * sizeof(*seqs));
+	for (uint32_t i = 1; seqs != NULL && i <= count; i++)
+		if (seqset_contains(&ss, uid ? mailbox_msg(mb, i)->uid : i))
+			seqs[(*n)++] = i;
+	seqset_free(&ss);
+	return seqs;
+}
+
+/* COPY, MOVE and their UID forms. */
+static enum imap_action
+imap_copy(struct imap_cmd_ctx *ctx, bool uid)
+{
+	struct imap_session *s = ctx->s;
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	bool move = strcmp(ctx->cmd.name, "MOVE") == 0;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	const char *dest = count == 2 && args[0].type == IMAP_ARG_ATOM
+	                           ? imap_mailbox_arg(ctx, &args[1])
+	                           : NULL;
+	if (dest == NULL)
+		return imap_cmd_bad(ctx, "COPY and MOVE take a set and a "
+		                         "mailbox.");
+	size_t n;
+	uint32_t *seqs = imap_set_seqs(ctx, args[0].str, uid, &n);
+	if (seqs == NULL)
+		return imap_cmd_bad(ctx, "Invalid sequence set.");
+	if (move && mailbox_readonly(s->mb))
+		return imap_cmd_no(ctx, "READ-ONLY",
+		                   "The mailbox is read-only.");
+	if (n == 0)
+		return imap_cmd_ok(ctx, NULL,
+		                   move ? "No messages moved."
+		                        : "No messages copied.");
+	uint32_t *new_uids = arena_alloc(&ctx->arena, n * sizeof(uint32_t));
+	uint32_t dest_validity = 0;
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r =
+	        new_uids == NULL
+	                ? MAIL_ERROR
+	                : mailbox_copy(s->mb, seqs, n, dest, &dest_validity,
+	                               new_uids, err, sizeof(err));
+	if (r != MAIL_OK)
+		return imap_mail_result(ctx, r, err, NULL);
+
+	struct buf code = BUF_INIT;
+	buf_printf(&code, "COPYUID %u ", dest_validity);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&code, "%s%u", i ? "," : "",
+		           mailbox_msg(s->mb, seqs[i])->uid);
+	buf_append_str(&code, " ");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&code, "%s%u", i ? "," : "", new_uids[i]);
+	buf_append(&code, "", 1);
+	if (move) {
+		/* RFC 6851: COPYUID untagged, then the expunges */
+		uint32_t *uids = arena_alloc(&ctx->arena, n * sizeof(uint32_t));
+		for (size_t i = 0; uids != NULL && i < n; i++) {
+			const struct mail_msg *m = mailbox_msg(s->mb, seqs[i]);
+			uids[i] = m->uid;
+			mailbox_set_flags(s->mb, seqs[i],
+			                  m->flags | MAIL_DELETED, m->keywords,
+			                  err, sizeof(err));
+		}
+		buf_printf(ctx->out, "* OK [%s] Moved.\r\n",
+		           (const char *)code.data);
+		if (uids != NULL)
+			mailbox_expunge(s->mb, uids, n, err, sizeof(err));
+		imap_mail_sync(ctx, true);
+		buf_free(&code);
+		return imap_cmd_ok(ctx, NULL, "Move completed.");
+	}
+	act = imap_cmd_ok(ctx, (const char *)code.data, "Copy completed.");
+	buf_free(&code);
+	return act;
+}
+
+enum imap_action
+imap_cmd_copy(struct imap_cmd_ctx *ctx)
+{
+	return imap_copy(ctx, false);
+}
+
+enum imap_action
+imap_cmd_uid(struct imap_cmd_ctx *ctx)
+{
+	/* "UID FETCH ...": the subcommand is the first word of rest */
+	const uint8_t *p = ctx->cmd.rest;
+	size_t n = ctx->cmd.rest_len, i = 1, k = 0;
+	char sub[IMAP_NAME_MAX + 1];
+	if (n < 2 || p[0] != ' ')
+		return imap_cmd_bad(ctx, "UID takes a command.");
+	while (i < n && p[i] != ' ' && k < IMAP_NAME_MAX)
+		sub[k++] = (char)toupper(p[i++]);
+	sub[k] = '\0';
+	/* the subcommand's own arguments start after its name */
+	if (strcmp(sub, "FETCH") == 0 || strcmp(sub, "STORE") == 0 ||
+	    strcmp(sub, "SEARCH") == 0 || strcmp(sub, "COPY") == 0 ||
+	    strcmp(sub, "MOVE") == 0 || strcmp(sub, "EXPUNGE") == 0) {
+		memcpy(ctx->cmd.name, sub, k + 1);
+		ctx->cmd.rest = p + i;
+		ctx->cmd.rest_len = n - i;
+	} else {
+		return imap_cmd_bad(ctx, "Unknown UID command.");
+	}
+	if (strcmp(sub, "FETCH") == 0)
+		return imap_fetch(ctx, true);
+	if (strcmp(sub, "STORE") == 0)
+		return imap_store_flags(ctx, true);
+	if (strcmp(sub, "SEARCH") == 0)
+		return imap_search(ctx, true);
+	if (strcmp(sub, "EXPUNGE") == 0) {
+		struct imap_arg *args;
+		size_t count;
+		enum imap_action act;
+		if (!imap_cmd_args(ctx, &args, &count, &act))
+			return act;
+		if (count != 1 || args[0].type != IMAP_ARG_ATOM)
+			return imap_cmd_bad(ctx,
+			                    "UID EXPUNGE takes a UID set.");
+		size_t ns;
+		uint32_t *seqs = imap_set_seqs(ctx, args[0].str, true, &ns);
+		if (seqs == NULL)
+			return imap_cmd_bad(ctx, "Invalid UID set.");
+		for (size_t j = 0; j < ns; j++)
+			seqs[j] = mailbox_msg(ctx->s->mb, seqs[j])->uid;
+		if (!imap_expunge(ctx, seqs, ns))
+			return IMAP_ACTION_NONE;
+		return imap_cmd_ok(ctx, NULL, "Expunge completed.");
+	}
+	return imap_copy(ctx, true);
+}

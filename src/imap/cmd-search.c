@@ -1,0 +1,507 @@
+/* SEARCH and UID SEARCH (RFC 9051 6.4.4 keys, CHARSET UTF-8/US-ASCII). */
+#include "commands.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap/seqset.h"
+#include "mail/mime.h"
+
+#define SEARCH_DEPTH_MAX 32 /* NOT/OR/() nesting */
+#define SEARCH_KEYS_MAX  256
+
+enum search_op {
+	S_ALL,
+	S_FLAG,    /* flag set */
+	S_NOFLAG,  /* flag not set */
+	S_NEW,     /* recent and unseen */
+	S_OLD,     /* not recent */
+	S_KEYWORD, /* str */
+	S_UNKEYWORD,
+	S_LARGER,
+	S_SMALLER,
+	S_BEFORE, /* internal date, day resolution */
+	S_ON,
+	S_SINCE,
+	S_SENTBEFORE,
+	S_SENTON,
+	S_SENTSINCE,
+	S_HEADER, /* name, str */
+	S_BODY,
+	S_TEXT,
+	S_SEQ, /* set */
+	S_UID,
+	S_NOT,
+	S_OR,
+	S_AND,
+};
+
+struct search_key {
+	enum search_op op;
+	uint32_t flag;
+	uint64_t num;
+	int64_t date;
+	const char *name, *str;
+	struct seqset set;
+	struct search_key *a, *b; /* NOT: a; OR: a, b; AND: list via next */
+	struct search_key *next;
+};
+
+struct search_parse {
+	struct imap_cmd_ctx *ctx;
+	const struct imap_arg *args;
+	size_t n, pos;
+	unsigned keys;
+	const char *err;
+};
+
+static struct search_key *search_parse_key(struct search_parse *p,
+                                           unsigned depth);
+
+static struct search_key *
+search_new(struct search_parse *p, enum search_op op)
+{
+	if (++p->keys > SEARCH_KEYS_MAX) {
+		p->err = "too many search keys";
+		return NULL;
+	}
+	struct search_key *k = arena_alloc(&p->ctx->arena, sizeof(*k));
+	if (k != NULL) {
+		memset(k, 0, sizeof(*k));
+		k->op = op;
+	}
+	return k;
+}
+
+static const struct imap_arg *
+search_next(struct search_parse *p)
+{
+	if (p->pos >= p->n) {
+		p->err = "missing search argument";
+		return NULL;
+	}
+	return &p->args[p->pos++];
+}
+
+static const char *
+search_string(struct search_parse *p)
+{
+	const struct imap_arg *a = search_next(p);
+	if (a == NULL)
+		return NULL;
+	if (!imap_arg_is_astring(a)) {
+		p->err = "expected a string";
+		return NULL;
+	}
+	return a->str;
+}
+
+/* A sequence of keys ANDed: from a list, or the top level. */
+static struct search_key *
+search_parse_all(struct search_parse *p, unsigned depth)
+{
+	struct search_key *and = search_new(p, S_AND), **tail;
+	if (and == NULL)
+		return NULL;
+	tail = &and->a;
+	while (p->pos < p->n) {
+		struct search_key *k = search_parse_key(p, depth);
+		if (k == NULL)
+			return NULL;
+		*tail = k;
+		tail = &k->next;
+	}
+	if (and->a == NULL) {
+		p->err = "empty search";
+		return NULL;
+	}
+	return and;
+}
+
+static struct search_key *
+search_parse_key(struct search_parse *p, unsigned depth)
+{
+	static const struct {
+		const char *name;
+		enum search_op op;
+		uint32_t flag;
+	} simple[] = {
+	        {"ALL", S_ALL, 0},
+	        {"ANSWERED", S_FLAG, MAIL_ANSWERED},
+	        {"DELETED", S_FLAG, MAIL_DELETED},
+	        {"DRAFT", S_FLAG, MAIL_DRAFT},
+	        {"FLAGGED", S_FLAG, MAIL_FLAGGED},
+	        {"SEEN", S_FLAG, MAIL_SEEN},
+	        {"RECENT", S_FLAG, MAIL_RECENT},
+	        {"UNANSWERED", S_NOFLAG, MAIL_ANSWERED},
+	        {"UNDELETED", S_NOFLAG, MAIL_DELETED},
+	        {"UNDRAFT", S_NOFLAG, MAIL_DRAFT},
+	        {"UNFLAGGED", S_NOFLAG, MAIL_FLAGGED},
+	        {"UNSEEN", S_NOFLAG, MAIL_SEEN},
+	        {"NEW", S_NEW, 0},
+	        {"OLD", S_OLD, 0},
+	};
+	static const struct {
+		const char *name;
+		enum search_op op;
+	} dated[] = {
+	        {"BEFORE", S_BEFORE}, {"ON", S_ON},
+	        {"SINCE", S_SINCE},   {"SENTBEFORE", S_SENTBEFORE},
+	        {"SENTON", S_SENTON}, {"SENTSINCE", S_SENTSINCE},
+	};
+	static const char *const headers[] = {"SUBJECT", "FROM", "TO", "CC",
+	                                      "BCC"};
+	if (depth > SEARCH_DEPTH_MAX) {
+		p->err = "search keys nested too deeply";
+		return NULL;
+	}
+	const struct imap_arg *a = search_next(p);
+	if (a == NULL)
+		return NULL;
+	if (a->type == IMAP_ARG_LIST) {
+		struct search_parse sub = *p;
+		sub.args = a->list;
+		sub.n = a->count;
+		sub.pos = 0;
+		struct search_key *k = search_parse_all(&sub, depth + 1);
+		p->keys = sub.keys;
+		p->err = sub.err;
+		return k;
+	}
+	if (a->type != IMAP_ARG_ATOM) {
+		p->err = "expected a search key";
+		return NULL;
+	}
+	const char *w = a->str;
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (strcasecmp(w, simple[i].name) == 0) {
+			struct search_key *k = search_new(p, simple[i].op);
+			if (k != NULL)
+				k->flag = simple[i].flag;
+			return k;
+		}
+	for (size_t i = 0; i < sizeof(dated) / sizeof(dated[0]); i++)
+		if (strcasecmp(w, dated[i].name) == 0) {
+			struct search_key *k = search_new(p, dated[i].op);
+			const char *d = search_string(p);
+			if (k == NULL || d == NULL)
+				return NULL;
+			if (!imap_parse_date(d, &k->date)) {
+				p->err = "invalid date";
+				return NULL;
+			}
+			return k;
+		}
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
+		if (strcasecmp(w, headers[i]) == 0) {
+			struct search_key *k = search_new(p, S_HEADER);
+			if (k == NULL || (k->str = search_string(p)) == NULL)
+				return NULL;
+			k->name = headers[i];
+			return k;
+		}
+	struct search_key *k = NULL;
+	if (strcasecmp(w, "HEADER") == 0) {
+		if ((k = search_new(p, S_HEADER)) == NULL ||
+		    (k->name = search_string(p)) == NULL ||
+		    (k->str = search_string(p)) == NULL)
+			return NULL;
+	} else if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
+		if ((k = search_new(p, w[0] == 'B' || w[0] == 'b' ? S_BODY
+		                                                  : S_TEXT)) ==
+		            NULL ||
+		    (k->str = search_string(p)) == NULL)
+			return NULL;
+	} else if (strcasecmp(w, "KEYWORD") == 0 ||
+	           strcasecmp(w, "UNKEYWORD") == 0) {
+		if ((k = search_new(p, w[0] == 'K' || w[0] == 'k'
+		                               ? S_KEYWORD
+		                               : S_UNKEYWORD)) == NULL ||
+		    (k->str = search_string(p)) == NULL)
+			return NULL;
+	} else if (strcasecmp(w, "LARGER") == 0 ||
+	           strcasecmp(w, "SMALLER") == 0) {
+		const char *num;
+		char *end;
+		if ((k = search_new(p, w[0] == 'L' || w[0] == 'l'
+		                               ? S_LARGER
+		                               : S_SMALLER)) == NULL ||
+		    (num = search_string(p)) == NULL)
+			return NULL;
+		errno = 0;
+		k->num = strtoull(num, &end, 10);
+		if (*end != '\0' || end == num || errno != 0) {
+			p->err = "invalid number";
+			return NULL;
+		}
+	} else if (strcasecmp(w, "UID") == 0) {
+		const char *set;
+		if ((k = search_new(p, S_UID)) == NULL ||
+		    (set = search_string(p)) == NULL)
+			return NULL;
+		struct mailbox *mb = p->ctx->s->mb;
+		uint32_t c = mailbox_count(mb);
+		if (!seqset_parse(set, c ? mailbox_msg(mb, c)->uid : 0,
+		                  &k->set)) {
+			p->err = "invalid UID set";
+			return NULL;
+		}
+	} else if (strcasecmp(w, "NOT") == 0) {
+		if ((k = search_new(p, S_NOT)) == NULL ||
+		    (k->a = search_parse_key(p, depth + 1)) == NULL)
+			return NULL;
+	} else if (strcasecmp(w, "OR") == 0) {
+		if ((k = search_new(p, S_OR)) == NULL ||
+		    (k->a = search_parse_key(p, depth + 1)) == NULL ||
+		    (k->b = search_parse_key(p, depth + 1)) == NULL)
+			return NULL;
+	} else if (isdigit((unsigned char)w[0]) || w[0] == '*') {
+		if ((k = search_new(p, S_SEQ)) == NULL)
+			return NULL;
+		if (!seqset_parse(w, mailbox_count(p->ctx->s->mb), &k->set)) {
+			p->err = "invalid sequence set";
+			return NULL;
+		}
+	} else {
+		p->err = "unknown search key";
+	}
+	return k;
+}
+
+/* The per-message data a search needs, loaded at most once. */
+struct search_msg {
+	struct imap_cmd_ctx *ctx;
+	uint32_t seq;
+	const struct mail_msg *m;
+	bool loaded, failed;
+	struct buf data;
+	struct mime_message *mm;
+};
+
+static bool
+search_load(struct search_msg *sm)
+{
+	if (sm->loaded)
+		return !sm->failed;
+	sm->loaded = true;
+	char err[256];
+	int fd = mailbox_msg_fd(sm->ctx->s->mb, sm->seq, err, sizeof(err));
+	if (fd < 0) {
+		sm->failed = true;
+		return false;
+	}
+	uint8_t chunk[65536];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_append(&sm->data, chunk, (size_t)n);
+	close(fd);
+	sm->mm = mime_parse(sm->data.data, sm->data.len);
+	return true;
+}
+
+/* Case-insensitive (ASCII) substring search. Decoded UTF-8 text matches
+ * byte-wise beyond ASCII, which is what clients send. */
+static bool
+search_contains(const uint8_t *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+	if (m == 0)
+		return true;
+	for (size_t i = 0; i + m <= n; i++) {
+		size_t k = 0;
+		while (k < m &&
+		       tolower(hay[i + k]) == tolower((unsigned char)needle[k]))
+			k++;
+		if (k == m)
+			return true;
+	}
+	return false;
+}
+
+static bool
+search_header(struct search_msg *sm, const char *name, const char *str)
+{
+	if (!search_load(sm) || sm->mm == NULL)
+		return false;
+	size_t len;
+	const char *v = mime_header(sm->mm, name, &len);
+	if (v == NULL)
+		return false;
+	if (str[0] == '\0')
+		return true; /* HEADER x "": the field exists */
+	struct buf dec = BUF_INIT;
+	mime_decode_words(v, len, &dec);
+	bool hit = search_contains(buf_head(&dec), buf_used(&dec), str);
+	buf_free(&dec);
+	return hit;
+}
+
+static int64_t
+search_day(int64_t t)
+{
+	return t - ((t % 86400) + 86400) % 86400;
+}
+
+static bool
+search_sent(struct search_msg *sm, int64_t *day)
+{
+	if (!search_load(sm) || sm->mm == NULL)
+		return false;
+	size_t len;
+	const char *v = mime_header(sm->mm, "Date", &len);
+	if (v == NULL)
+		return false;
+	char tmp[128];
+	snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < 127 ? len : 127), v);
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *p = tmp;
+	while (*p == ' ')
+		p++;
+	if (isalpha((unsigned char)*p)) /* "Mon, " */
+		p = strchr(p, ',') ? strchr(p, ',') + 1 : p;
+	if (strptime(p, " %d %b %Y", &tm) == NULL)
+		return false;
+	*day = (int64_t)timegm(&tm);
+	return true;
+}
+
+static bool
+search_match(const struct search_key *k, struct search_msg *sm)
+{
+	const struct mail_msg *m = sm->m;
+	int64_t day;
+	switch (k->op) {
+	case S_ALL:
+		return true;
+	case S_FLAG:
+		return (m->flags & k->flag) != 0;
+	case S_NOFLAG:
+		return (m->flags & k->flag) == 0;
+	case S_NEW:
+		return (m->flags & MAIL_RECENT) && !(m->flags & MAIL_SEEN);
+	case S_OLD:
+		return !(m->flags & MAIL_RECENT);
+	case S_KEYWORD:
+	case S_UNKEYWORD: {
+		const char *const *kw;
+		size_t n = mailbox_keywords(sm->ctx->s->mb, &kw);
+		bool has = false;
+		for (size_t i = 0; i < n && i < 32; i++)
+			if (strcasecmp(kw[i], k->str) == 0)
+				has = (m->keywords & (1u << i)) != 0;
+		return k->op == S_KEYWORD ? has : !has;
+	}
+	case S_LARGER:
+		return m->size > k->num;
+	case S_SMALLER:
+		return m->size < k->num;
+	case S_BEFORE:
+		return search_day(m->internaldate) < k->date;
+	case S_ON:
+		return search_day(m->internaldate) == k->date;
+	case S_SINCE:
+		return search_day(m->internaldate) >= k->date;
+	case S_SENTBEFORE:
+		return search_sent(sm, &day) && day < k->date;
+	case S_SENTON:
+		return search_sent(sm, &day) && day == k->date;
+	case S_SENTSINCE:
+		return search_sent(sm, &day) && day >= k->date;
+	case S_HEADER:
+		return search_header(sm, k->name, k->str);
+	case S_BODY:
+	case S_TEXT: {
+		if (!search_load(sm) || sm->mm == NULL)
+			return false;
+		if (k->op == S_TEXT &&
+		    search_contains(sm->data.data, sm->data.len, k->str))
+			return true;
+		struct buf text = BUF_INIT;
+		mime_body_text(sm->mm, sm->data.data, &text);
+		bool hit = search_contains(buf_head(&text), buf_used(&text),
+		                           k->str);
+		buf_free(&text);
+		return hit;
+	}
+	case S_SEQ:
+		return seqset_contains(&k->set, sm->seq);
+	case S_UID:
+		return seqset_contains(&k->set, m->uid);
+	case S_NOT:
+		return !search_match(k->a, sm);
+	case S_OR:
+		return search_match(k->a, sm) || search_match(k->b, sm);
+	case S_AND:
+		for (const struct search_key *c = k->a; c != NULL; c = c->next)
+			if (!search_match(c, sm))
+				return false;
+		return true;
+	}
+	return false;
+}
+
+static void
+search_free(struct search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		seqset_free(&k->set);
+		search_free(k->a);
+		search_free(k->b);
+	}
+}
+
+enum imap_action
+imap_search(struct imap_cmd_ctx *ctx, bool uid)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	size_t start = 0;
+	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "CHARSET") == 0) {
+		if (strcasecmp(args[1].str, "UTF-8") != 0 &&
+		    strcasecmp(args[1].str, "US-ASCII") != 0)
+			return imap_cmd_no(ctx, "BADCHARSET (UTF-8 US-ASCII)",
+			                   "Unsupported charset.");
+		start = 2;
+	}
+	struct search_parse p = {ctx, args + start, count - start, 0, 0, NULL};
+	struct search_key *root = search_parse_all(&p, 0);
+	if (root == NULL || p.pos != p.n) {
+		char text[96];
+		snprintf(text, sizeof(text), "SEARCH: %s.",
+		         p.err ? p.err : "unexpected argument");
+		return imap_cmd_bad(ctx, text);
+	}
+	struct mailbox *mb = ctx->s->mb;
+	buf_append_str(ctx->out, "* SEARCH");
+	for (uint32_t seq = 1; seq <= mailbox_count(mb); seq++) {
+		struct search_msg sm = {.ctx = ctx,
+		                        .seq = seq,
+		                        .m = mailbox_msg(mb, seq),
+		                        .data = BUF_INIT};
+		if (search_match(root, &sm))
+			buf_printf(ctx->out, " %u", uid ? sm.m->uid : seq);
+		if (sm.mm != NULL)
+			mime_free(sm.mm);
+		buf_free(&sm.data);
+	}
+	buf_append_str(ctx->out, "\r\n");
+	search_free(root);
+	return imap_cmd_ok(ctx, NULL, "Search completed.");
+}
+
+enum imap_action
+imap_cmd_search(struct imap_cmd_ctx *ctx)
+{
+	return imap_search(ctx, false);
+}
