@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/credcache.h"
 #include "auth/passdb.h"
 #include "auth/password.h"
 
@@ -16,11 +17,13 @@ struct auth_service {
 	 * password costs and timing does not reveal which accounts exist. */
 	char dummy_hash[PASSWORD_HASH_MAX];
 	struct policy_engine *engine;
+	struct credcache *cache; /* recently verified, see credcache.h */
 };
 
 struct auth_service *
 auth_service_new(const char *passdb_path, const char *dummy_scheme,
-                 struct policy_engine *engine, char *err, size_t errlen)
+                 struct policy_engine *engine, size_t cache_size,
+                 uint64_t cache_ttl_ms, char *err, size_t errlen)
 {
 	struct auth_service *svc = calloc(1, sizeof(*svc));
 	if (svc == NULL) {
@@ -31,6 +34,7 @@ auth_service_new(const char *passdb_path, const char *dummy_scheme,
 	svc->passdb_path = strdup(passdb_path);
 	pthread_mutex_init(&svc->lock, NULL);
 	svc->engine = engine;
+	svc->cache = credcache_new(cache_size, cache_ttl_ms);
 	if (svc->passdb_path == NULL ||
 	    !password_hash(dummy_scheme, "imapcid-dummy-password",
 	                   svc->dummy_hash, sizeof(svc->dummy_hash))) {
@@ -58,6 +62,7 @@ auth_service_reload(struct auth_service *svc, char *err, size_t errlen)
 	svc->db = db;
 	pthread_mutex_unlock(&svc->lock);
 	passdb_unref(old);
+	credcache_clear(svc->cache);
 	return true;
 }
 
@@ -68,6 +73,7 @@ auth_service_free(struct auth_service *svc)
 		return;
 	passdb_unref(svc->db);
 	pthread_mutex_destroy(&svc->lock);
+	credcache_free(svc->cache);
 	free(svc->passdb_path);
 	free(svc);
 }
@@ -98,9 +104,20 @@ auth_verify(struct auth_service *svc, const struct auth_request *req,
 	if (!a.skip_password) {
 		struct passdb *db = auth_db_get(svc);
 		const char *stored = passdb_lookup(db, req->user);
-		/* Unknown users verify a dummy hash: same cost, same timing. */
-		enum password_result pr = password_verify(
-		        stored ? stored : svc->dummy_hash, req->password);
+		uint64_t now = a.now_ms;
+		/* Unknown users verify a dummy hash: same cost, same timing
+		 * (and a failure is answered at a fixed time anyway). */
+		enum password_result pr =
+		        stored != NULL && credcache_check(svc->cache, req->user,
+		                                          stored, req->password,
+		                                          now)
+		                ? PASSWORD_OK
+		                : password_verify(stored ? stored
+		                                         : svc->dummy_hash,
+		                                  req->password);
+		if (stored != NULL && pr == PASSWORD_OK)
+			credcache_put(svc->cache, req->user, stored,
+			              req->password, now);
 		a.account_exists = stored != NULL;
 		if (stored == NULL)
 			why = "unknown user";

@@ -40,8 +40,9 @@ struct auth_service;
 /* The service uses engine (borrowed) for every decision. */
 struct auth_service *auth_service_new(const char *passdb_path,
                                       const char *dummy_scheme,
-                                      struct policy_engine *engine, char *err,
-                                      size_t errlen);
+                                      struct policy_engine *engine,
+                                      size_t cache_size, uint64_t cache_ttl_ms,
+                                      char *err, size_t errlen);
 /* Loads the password file again; the old snapshot stays on failure. */
 bool auth_service_reload(struct auth_service *svc, char *err, size_t errlen);
 void auth_service_free(struct auth_service *svc);

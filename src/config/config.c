@@ -61,6 +61,8 @@ static const struct config_key config_keys[] = {
         K(clientid, CONFIG_BOOL, "yes", 0, 0, NULL),
         K(login_plaintext, CONFIG_BOOL, "no", 0, 0, NULL),
         K(auth_failure_delay, CONFIG_DURATION, "2s", 0, 60000, NULL),
+        K(auth_cache_ttl, CONFIG_DURATION, "1h", 0, 24 * HOUR_MS, NULL),
+        K(auth_cache_size, CONFIG_UINT, "100000", 1, 10000000, NULL),
         K(io_threads, CONFIG_UINT, "0", 0, 64, NULL),
         K(auth_workers, CONFIG_UINT, "0", 0, 256, NULL),
         K(log, CONFIG_STRING, "stderr", 0, 0, config_logs),

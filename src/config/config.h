@@ -25,7 +25,9 @@ struct config {
 	char *mail_dir, *state_dir;
 	bool clientid;
 	bool login_plaintext;
-	uint64_t auth_failure_delay;       /* ms */
+	uint64_t auth_failure_delay; /* ms */
+	uint64_t auth_cache_ttl;     /* ms; 0: no credential cache */
+	uint64_t auth_cache_size;
 	uint64_t io_threads, auth_workers; /* 0: one per core */
 	char *log;                         /* "stderr" or "syslog" */
 	char *log_level;                   /* error warn info debug */

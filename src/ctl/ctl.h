@@ -13,6 +13,9 @@ int ctl_user(const struct config *cfg, int argc, char **argv);
 /* "device ...", "policy ...", "audit ..." (what names which). */
 int ctl_registry(const struct config *cfg, const char *what, int argc,
                  char **argv);
+/* "deliver USER [FOLDER]": a message from stdin into the store. */
+int ctl_deliver(const struct config *cfg, int argc, char **argv);
+
 /* A time for --until/--since: ISO 8601 date or date-time (UTC), "+2h"
  * relative to now, or epoch seconds. */
 bool ctl_parse_time(const char *s, int64_t now, int64_t *out);

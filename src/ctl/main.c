@@ -27,6 +27,7 @@ ctl_usage(FILE *f)
 	        "  policy set USER MODE [--require-clientid yes|no|default]\n"
 	        "                                MODE: off, observe, learn,\n"
 	        "                                enforce, default\n"
+	        "  deliver USER [FOLDER]         deliver a message from stdin\n"
 	        "  audit [--user U] [--since T] [--limit N] [--json]\n"
 	        "                                authentication attempts\n"
 	        "See imapcidctl(8).\n");
@@ -61,6 +62,8 @@ main(int argc, char **argv)
 	const char *what = argv[optind];
 	if (strcmp(what, "user") == 0) {
 		status = ctl_user(cfg, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(what, "deliver") == 0) {
+		status = ctl_deliver(cfg, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(what, "device") == 0 || strcmp(what, "policy") == 0 ||
 	           strcmp(what, "audit") == 0) {
 		status = ctl_registry(cfg, what, argc - optind - 1,

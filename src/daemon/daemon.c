@@ -294,7 +294,8 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	if (d->engine == NULL)
 		goto out;
 	d->auth = auth_service_new(passdb, cfg->default_pass_scheme, d->engine,
-	                           err, sizeof(err));
+	                           (size_t)cfg->auth_cache_size,
+	                           cfg->auth_cache_ttl, err, sizeof(err));
 	if (d->auth == NULL) {
 		log_error("passdb: %s", err);
 		goto out;

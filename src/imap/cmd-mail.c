@@ -48,6 +48,8 @@ imap_mail_release(struct imap_session *s)
 		mailbox_close(s->mb);
 		s->mb = NULL;
 	}
+	free(s->mb_name);
+	s->mb_name = NULL;
 	if (s->store != NULL) {
 		mailstore_close(s->store);
 		s->store = NULL;
@@ -124,11 +126,17 @@ imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges)
 		imap_write_flags(ctx->out, s->mb, m);
 		buf_append_str(ctx->out, ")\r\n");
 	}
-	if (ch.exists != 0 || ch.nexpunged > 0 || ch.recent > 0) {
+	/* EXISTS only when the count moved past what the client knows
+	 * after the expunges above (RFC 9051 7.4.1) */
+	uint32_t known = s->exists_reported > ch.nexpunged
+	                         ? s->exists_reported - (uint32_t)ch.nexpunged
+	                         : 0;
+	if (ch.exists != known) {
 		buf_printf(ctx->out, "* %u EXISTS\r\n", ch.exists);
 		if (!s->rev2)
 			buf_printf(ctx->out, "* %u RECENT\r\n", ch.recent);
 	}
+	s->exists_reported = ch.exists;
 	mail_changes_free(&ch);
 	return true;
 }
@@ -150,6 +158,8 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 		/* RFC 9051 6.3.2: the old one is closed, without expunging */
 		mailbox_close(s->mb);
 		s->mb = NULL;
+		free(s->mb_name);
+		s->mb_name = NULL;
 		s->state = IMAP_STATE_AUTH;
 		if (s->rev2)
 			buf_append_str(
@@ -174,6 +184,8 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	}
 	s->mb = mb;
 	s->state = IMAP_STATE_SELECTED;
+	free(s->mb_name);
+	s->mb_name = strdup(name); /* for IDLE's watches; NULL: no watch */
 
 	struct buf *o = ctx->out;
 	buf_append_str(o, "* FLAGS (");
@@ -184,6 +196,7 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	buf_append_str(o, ")] Flags permitted.\r\n");
 	uint32_t n = mailbox_count(mb), unseen = 0;
 	buf_printf(o, "* %u EXISTS\r\n", n);
+	s->exists_reported = n;
 	if (!s->rev2)
 		buf_printf(o, "* %u RECENT\r\n", ch.recent);
 	for (uint32_t i = 1; i <= n && unseen == 0; i++)
@@ -579,6 +592,8 @@ imap_cmd_close(struct imap_cmd_ctx *ctx)
 	}
 	mailbox_close(s->mb);
 	s->mb = NULL;
+	free(s->mb_name);
+	s->mb_name = NULL;
 	s->state = IMAP_STATE_AUTH;
 	return imap_cmd_ok(ctx, NULL,
 	                   close ? "Close completed." : "Unselect completed.");
@@ -741,4 +756,17 @@ imap_cmd_uid(struct imap_cmd_ctx *ctx)
 		return imap_cmd_ok(ctx, NULL, "Expunge completed.");
 	}
 	return imap_copy(ctx, true);
+}
+
+enum imap_action
+imap_cmd_idle(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	if (ctx->cmd.rest_len != 0)
+		return imap_cmd_bad(ctx, "IDLE takes no arguments.");
+	snprintf(s->pending_tag, sizeof(s->pending_tag), "%s", ctx->cmd.tag);
+	s->idling = true;
+	s->coll.raw = true; /* the next line is DONE, not a command */
+	buf_append_str(ctx->out, "+ idling\r\n");
+	return IMAP_ACTION_IDLE;
 }

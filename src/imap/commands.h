@@ -40,7 +40,10 @@ struct imap_session {
 	struct buf mail_cmd;     /* the framed command being run */
 	unsigned mail_literals;
 	enum imap_action mail_action;
-	bool rev2; /* ENABLE IMAP4rev2 */
+	bool rev2;     /* ENABLE IMAP4rev2 */
+	char *mb_name; /* the selected mailbox's name */
+	bool idling;   /* in IDLE: the next line must be DONE */
+	uint32_t exists_reported; /* the message count the client knows */
 };
 
 struct imap_cmd_ctx {
@@ -106,6 +109,7 @@ enum imap_action imap_cmd_store(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_copy(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_search(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_uid(struct imap_cmd_ctx *ctx);
+enum imap_action imap_cmd_idle(struct imap_cmd_ctx *ctx);
 /* Untagged EXPUNGE/EXISTS/RECENT/FETCH for what changed in the selected
  * mailbox; false (with a BYE written) if the mailbox is gone. */
 bool imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges);

@@ -46,6 +46,7 @@ static const struct imap_command_def imap_commands[] = {
         {"MOVE", SEL, true, true, imap_cmd_copy},
         {"SEARCH", SEL, true, true, imap_cmd_search},
         {"UID", SEL, true, true, imap_cmd_uid},
+        {"IDLE", IN, false, false, imap_cmd_idle},
 };
 
 #undef NA
@@ -118,7 +119,8 @@ imap_capabilities(const struct imap_session *s, struct buf *out)
 	if (s->state != IMAP_STATE_NOTAUTH) {
 		if (s->cfg->mail_dir != NULL)
 			buf_printf(out,
-			           " UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
+			           " IDLE UIDPLUS MOVE UNSELECT NAMESPACE "
+			           "CHILDREN "
 			           "SPECIAL-USE STATUS=SIZE APPENDLIMIT=%llu",
 			           (unsigned long long)s->cfg->append_limit);
 		return;
@@ -283,6 +285,18 @@ imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
 
 	if (s->sasl_continue)
 		return imap_sasl_response(s, p, n, out);
+	if (s->idling) {
+		/* RFC 2177: the only thing a client says in IDLE is DONE */
+		s->idling = false;
+		s->coll.raw = false;
+		if (n == 4 && strncasecmp((const char *)p, "DONE", 4) == 0)
+			imap_write_tagged(out, s->pending_tag, "OK", NULL,
+			                  "Idle completed.");
+		else
+			imap_write_tagged(out, s->pending_tag, "BAD", NULL,
+			                  "Expected DONE.");
+		return IMAP_ACTION_IDLE_DONE;
+	}
 	if (n == 0)
 		return IMAP_ACTION_NONE; /* an empty line is no command */
 	if (!s->greeted_line) {
@@ -431,6 +445,28 @@ imap_session_mail_run(struct imap_session *s, struct buf *out)
 		if (def != NULL)
 			s->mail_action = def->run(&ctx);
 	}
+	arena_free(&ctx.arena);
+}
+
+size_t
+imap_session_idle_dirs(const struct imap_session *s, char dirs[2][4096])
+{
+	if (s->mb_name == NULL || s->cfg->mail_dir == NULL || s->user == NULL)
+		return 0;
+	/* Maildir++: INBOX is the root, a folder is "/.Name" */
+	bool inbox = strcmp(s->mb_name, "INBOX") == 0;
+	for (int i = 0; i < 2; i++)
+		snprintf(dirs[i], 4096, "%s/%s%s%s/%s", s->cfg->mail_dir,
+		         s->user, inbox ? "" : "/.", inbox ? "" : s->mb_name,
+		         i == 0 ? "new" : "cur");
+	return 2;
+}
+
+void
+imap_session_idle_sync(struct imap_session *s, struct buf *out)
+{
+	struct imap_cmd_ctx ctx = {.s = s, .arena = ARENA_INIT, .out = out};
+	imap_mail_sync(&ctx, true);
 	arena_free(&ctx.arena);
 }
 

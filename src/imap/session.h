@@ -35,6 +35,9 @@ enum imap_action {
 	IMAP_ACTION_CLOSE,    /* flush and close */
 	IMAP_ACTION_MAIL,     /* imap_session_mail_run() on a worker, then
 			       * imap_session_mail_done() */
+	IMAP_ACTION_IDLE,     /* watch imap_session_idle_dirs(); on a change,
+			       * imap_session_idle_sync() on a worker */
+	IMAP_ACTION_IDLE_DONE, /* stop watching */
 };
 
 struct imap_session;
@@ -58,6 +61,12 @@ void imap_session_auth_done(struct imap_session *s,
 void imap_session_mail_run(struct imap_session *s, struct buf *out);
 /* Back on the connection's thread: the command's result. */
 enum imap_action imap_session_mail_done(struct imap_session *s);
+
+/* The directories an IDLE watches (none, or the selected mailbox's new/
+ * and cur/); returns how many it wrote. */
+size_t imap_session_idle_dirs(const struct imap_session *s, char dirs[2][4096]);
+/* On a worker, while idling: untagged responses for what changed. */
+void imap_session_idle_sync(struct imap_session *s, struct buf *out);
 
 bool imap_session_authenticated(const struct imap_session *s);
 /* The authenticated user, or NULL. */

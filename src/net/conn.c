@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 
 #include "lib/log.h"
+#include "net/watch.h"
 
 /* Unprocessed input held per connection before reading pauses. */
 #define CONN_INPUT_MAX (16 * 1024)
@@ -30,6 +31,14 @@ struct conn_auth_job {
 	struct auth_request *req; /* owned by the session */
 	struct auth_result res;
 	uint64_t started_ms; /* monotonic, when the check was submitted */
+};
+
+/* A mail command running on a worker, with the responses it writes. */
+struct conn_mail_job {
+	struct worker_job job;
+	struct conn *conn;
+	struct buf out;
+	bool idle_sync; /* reporting changes during IDLE, not a command */
 };
 
 struct conn {
@@ -46,6 +55,9 @@ struct conn {
 	char peer_text[CONN_PEER_MAX];
 	const char *reject; /* BYE text instead of a greeting */
 	struct conn_auth_job *job;
+	struct conn_mail_job *mail_job; /* a mail command on a worker */
+	struct watch *watch[2];         /* while in IDLE */
+	bool idling, idle_dirty;
 	struct engine_presence *presence; /* a device slot, while logged in */
 	bool handshaking;
 	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
@@ -57,6 +69,14 @@ struct conn {
 };
 
 static void conn_pump(struct conn *c);
+
+static void conn_idle_stop(struct conn *c);
+
+static bool
+conn_busy(const struct conn *c)
+{
+	return c->job != NULL || c->mail_job != NULL;
+}
 
 static uint64_t
 conn_now_ms(void)
@@ -122,6 +142,7 @@ conn_destroy(struct conn *c)
 		return;
 	c->dead = true;
 	conn_release_peer(c);
+	conn_idle_stop(c);
 	if (c->presence != NULL) {
 		auth_session_end(c->th->srv->opts.auth, c->presence);
 		free(c->presence);
@@ -168,7 +189,7 @@ conn_settle(struct conn *c, bool reset_timer)
 {
 	if (!c->dead)
 		conn_update_events(c, reset_timer);
-	else if (c->job == NULL)
+	else if (!conn_busy(c))
 		conn_free(c);
 }
 
@@ -431,6 +452,102 @@ conn_auth_submit(struct conn *c)
 	workers_submit(c->th->srv->workers, &j->job);
 }
 
+static void
+conn_mail_run(struct worker_job *job)
+{
+	struct conn_mail_job *j = (struct conn_mail_job *)job;
+	if (j->idle_sync)
+		imap_session_idle_sync(j->conn->sess, &j->out);
+	else
+		imap_session_mail_run(j->conn->sess, &j->out);
+}
+
+static void conn_mail_submit(struct conn *c, bool idle_sync);
+
+static void
+conn_idle_stop(struct conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		watch_remove(c->th, c->watch[i], c);
+		c->watch[i] = NULL;
+	}
+	c->idling = c->idle_dirty = false;
+}
+
+static void
+conn_idle_start(struct conn *c)
+{
+	char dirs[2][4096];
+	size_t n = imap_session_idle_dirs(c->sess, dirs);
+	c->idling = true;
+	for (size_t i = 0; i < n; i++)
+		c->watch[i] = watch_add(c->th, dirs[i], c);
+	/* changes since the last command count too */
+	conn_mail_submit(c, true);
+}
+
+void
+conn_watch_fired(struct conn *c)
+{
+	if (c->dead || !c->idling)
+		return;
+	if (conn_busy(c))
+		c->idle_dirty = true; /* sync again when this one is back */
+	else
+		conn_mail_submit(c, true);
+}
+
+static void
+conn_mail_done(struct ioloop_task *task)
+{
+	struct conn_mail_job *j =
+	        (struct conn_mail_job *)((char *)task -
+	                                 offsetof(struct conn_mail_job,
+	                                          job.done));
+	struct conn *c = j->conn;
+	c->mail_job = NULL;
+	enum imap_action act = j->idle_sync ? IMAP_ACTION_NONE
+	                                    : imap_session_mail_done(c->sess);
+	if (!c->dead) {
+		if (!buf_append(&c->out, buf_head(&j->out), buf_used(&j->out)))
+			act = IMAP_ACTION_CLOSE;
+		if (act == IMAP_ACTION_CLOSE)
+			c->closing = true;
+		if (c->th->shutting_down && !c->closing) {
+			imap_session_bye(c->sess, &c->out,
+			                 "Server shutting down.");
+			c->closing = true;
+		}
+		if (c->idling && c->idle_dirty && !c->closing) {
+			c->idle_dirty = false;
+			conn_mail_submit(c, true);
+		}
+		conn_pump(c);
+	}
+	buf_free(&j->out);
+	free(j);
+	conn_settle(c, true);
+}
+
+static void
+conn_mail_submit(struct conn *c, bool idle_sync)
+{
+	struct conn_mail_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		if (!idle_sync)
+			imap_session_mail_done(c->sess);
+		c->closing = true;
+		return;
+	}
+	j->idle_sync = idle_sync;
+	j->conn = c;
+	j->job.run = conn_mail_run;
+	j->job.done.fn = conn_mail_done;
+	j->job.origin = &c->th->loop;
+	c->mail_job = j;
+	workers_submit(c->th->srv->workers, &j->job);
+}
+
 static bool
 conn_start_tls(struct conn *c)
 {
@@ -457,7 +574,7 @@ conn_pump(struct conn *c)
 			if (c->dead || c->handshaking)
 				return;
 		}
-		if (!c->closing && !c->starttls_pending && c->job == NULL) {
+		if (!c->closing && !c->starttls_pending && !conn_busy(c)) {
 			enum imap_action act =
 			        imap_session_input(c->sess, &c->in, &c->out);
 			switch (act) {
@@ -468,6 +585,15 @@ conn_pump(struct conn *c)
 				break;
 			case IMAP_ACTION_AUTH:
 				conn_auth_submit(c);
+				break;
+			case IMAP_ACTION_MAIL:
+				conn_mail_submit(c, false);
+				break;
+			case IMAP_ACTION_IDLE:
+				conn_idle_start(c);
+				break;
+			case IMAP_ACTION_IDLE_DONE:
+				conn_idle_stop(c);
 				break;
 			case IMAP_ACTION_CLOSE:
 				c->closing = true;
@@ -493,7 +619,7 @@ conn_pump(struct conn *c)
 			continue;
 		}
 		/* TLS may hold decrypted bytes the socket will not signal. */
-		if (c->ssl != NULL && c->job == NULL && round < 64 &&
+		if (c->ssl != NULL && !conn_busy(c) && round < 64 &&
 		    SSL_has_pending(c->ssl) &&
 		    buf_used(&c->in) < CONN_INPUT_MAX) {
 			if (!conn_read(c)) {
@@ -513,8 +639,8 @@ conn_timeout(struct conn *c)
 		conn_destroy(c);
 		return;
 	}
-	if (c->job != NULL)
-		return; /* a password check is running; wait for it */
+	if (conn_busy(c))
+		return; /* a check or command is running; wait for it */
 	imap_session_bye(c->sess, &c->out, "Disconnected for inactivity.");
 	c->closing = true;
 	conn_pump(c);
@@ -614,7 +740,7 @@ conn_shutdown_all(struct io_thread *th)
 			/* waiting for its job; nothing to say */
 		} else if (c->handshaking || c->starttls_pending) {
 			conn_destroy(c);
-		} else if (!c->closing && c->job == NULL) {
+		} else if (!c->closing && !conn_busy(c)) {
 			imap_session_bye(c->sess, &c->out,
 			                 "Server shutting down.");
 			c->closing = true;
@@ -632,7 +758,7 @@ conn_close_all(struct io_thread *th)
 	while (c != NULL) {
 		struct conn *next = c->next;
 		conn_destroy(c);
-		if (c->job == NULL)
+		if (!conn_busy(c))
 			conn_free(c);
 		c = next;
 	}

@@ -25,6 +25,7 @@ struct io_thread {
 	unsigned nconns;
 	bool shutting_down;
 	struct ioloop_task shutdown_task, abort_task;
+	struct watch_set *watches; /* IDLE's inotify, see watch.c */
 };
 
 struct server {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "net/watch.h"
 
 /* Connections accepted per wake-up, so one busy listener cannot starve the
  * thread's established connections. */
@@ -112,6 +113,7 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 			return NULL;
 		}
 		th->nlisten = opts->naddrs;
+		watch_init(th); /* without it IDLE still works, unwatched */
 		for (size_t k = 0; k < opts->naddrs; k++)
 			th->listen_fds[k] = -1;
 		for (size_t k = 0; k < opts->naddrs; k++) {
@@ -205,6 +207,7 @@ server_free(struct server *srv)
 			server_close_listeners(th);
 		free(th->listen_fds);
 		free(th->listen_evs);
+		watch_destroy(th);
 		if (th->loop.base != NULL)
 			ioloop_destroy(&th->loop);
 	}

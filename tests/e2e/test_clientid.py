@@ -4,7 +4,7 @@ import re
 import unittest
 import uuid
 
-from harness import (AUTH_FAILED, BASE_CAPS, EXAMPLE_UUID, JOE, ServerTestCase,
+from harness import (AUTH_FAILED, AUTHED_CAPS, BASE_CAPS, authed_caps, EXAMPLE_UUID, JOE, ServerTestCase,
                      caps_of, plain_ir)
 
 BAD_CLIENTID = rb"^BAD CLIENTID: .+\.$"
@@ -286,7 +286,7 @@ class ClientIdCapability(ClientIdBase):
         c = self.tls()
         _, resp = c.cmd("LOGIN joe password")
         self.assertLoggedIn(resp)
-        self.assertEqual(self.capability(c), BASE_CAPS)
+        self.assertEqual(authed_caps(self.capability(c)), AUTHED_CAPS)
 
     def test_cap2_gone_after_authenticate_with_clientid(self):
         """CID-CAP-2: after AUTHENTICATE PLAIN (with CLIENTID) no CLIENTID either."""
@@ -294,7 +294,7 @@ class ClientIdCapability(ClientIdBase):
         self.assertEqual(self.send_clientid(c, b" UUID " + new_token().encode()), OK_CLIENTID)
         _, resp = c.cmd("AUTHENTICATE PLAIN " + plain_ir(*JOE))
         self.assertLoggedIn(resp)
-        self.assertEqual(self.capability(c), BASE_CAPS)
+        self.assertEqual(authed_caps(self.capability(c)), AUTHED_CAPS)
 
 
 class ClientIdRestrictions(ClientIdBase):

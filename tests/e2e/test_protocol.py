@@ -10,7 +10,7 @@ import statistics
 import time
 import unittest
 
-from harness import (AUTH_FAILED, BASE_CAPS, CTL_USER, JOE, SHA_USER, ServerTestCase,
+from harness import (AUTH_FAILED, AUTHED_CAPS, BASE_CAPS, authed_caps, CTL_USER, JOE, SHA_USER, ServerTestCase,
                      caps_of, client_context, plain_ir)
 
 ID_RE = rb'^\* ID \("name" "imapcid" "version" "[^"\r\n]+"\)$'
@@ -101,7 +101,7 @@ class ProtocolCore(ServerTestCase):
         self.assertLoggedIn(line[2:])
         self.assertEqual(c.readline(), b"c OK NOOP completed.")
         untagged, resp = c.read_tagged("d")
-        self.assertEqual(set(caps_of(untagged[0])), BASE_CAPS)
+        self.assertEqual(authed_caps(caps_of(untagged[0])), AUTHED_CAPS)
 
     # -- tags -----------------------------------------------------------------
     def test_invalid_tag(self):

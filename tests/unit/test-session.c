@@ -142,11 +142,17 @@ t_auth_done(struct t *t, bool ok)
 	assert_null(imap_session_auth_request(t->s));
 }
 
-/* Sends a command, expects exactly `expect` and IMAP_ACTION_NONE. */
+/* Sends a command, expects exactly `expect` and IMAP_ACTION_NONE. A mail
+ * command (IMAP_ACTION_MAIL) is run as a worker would run it. */
 static void
 t_cmd(struct t *t, const char *line, const char *expect)
 {
-	assert_int_equal(t_send(t, line), IMAP_ACTION_NONE);
+	enum imap_action act = t_send(t, line);
+	if (act == IMAP_ACTION_MAIL) {
+		imap_session_mail_run(t->s, &t->out);
+		act = imap_session_mail_done(t->s);
+	}
+	assert_int_equal(act, IMAP_ACTION_NONE);
 	t_expect(t, expect);
 }
 
@@ -958,6 +964,12 @@ run_session(const char *script, size_t n, size_t chunk)
 			if (act == IMAP_ACTION_STARTTLS) {
 				buf_append_str(&out, "<STARTTLS>");
 				imap_session_tls_started(s);
+				continue;
+			}
+			if (act == IMAP_ACTION_MAIL) {
+				/* as a worker would; no store configured */
+				imap_session_mail_run(s, &out);
+				imap_session_mail_done(s);
 				continue;
 			}
 			struct auth_request *req = imap_session_auth_request(s);

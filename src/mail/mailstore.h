@@ -1,0 +1,176 @@
+/*
+ * The mail store seen by the IMAP session: one user's folders, and one
+ * open folder at a time. The Maildir++ backend (maildir.c) implements it
+ * today; an upstream (proxy) backend can implement it later without
+ * touching protocol code. Every call may do file I/O: the session runs mail
+ * commands on the worker pool, never on an event loop.
+ *
+ * Names are IMAP mailbox names as the client sends them (modified UTF-7,
+ * RFC 3501 5.1.3), with "." as the hierarchy separator; "INBOX" is
+ * case-insensitive. Sequence numbers are 1-based, as in IMAP.
+ */
+#ifndef IMAPCID_MAILSTORE_H
+#define IMAPCID_MAILSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAIL_NAME_MAX	   512 /* longest mailbox name accepted */
+#define MAIL_KEYWORDS_MAX  26  /* Maildir keywords are the letters a-z */
+#define MAIL_HIERARCHY_SEP '.'
+
+enum mail_flag {
+	MAIL_SEEN = 1 << 0,
+	MAIL_ANSWERED = 1 << 1,
+	MAIL_FLAGGED = 1 << 2,
+	MAIL_DELETED = 1 << 3,
+	MAIL_DRAFT = 1 << 4,
+	MAIL_RECENT = 1 << 5, /* session-only: never stored */
+};
+
+/* LIST attributes (RFC 9051 7.3.1, RFC 6154 special use). */
+enum mail_attr {
+	MAIL_ATTR_NOSELECT = 1 << 0,
+	MAIL_ATTR_HASCHILDREN = 1 << 1,
+	MAIL_ATTR_HASNOCHILDREN = 1 << 2,
+	MAIL_ATTR_SUBSCRIBED = 1 << 3,
+	MAIL_ATTR_DRAFTS = 1 << 4,
+	MAIL_ATTR_SENT = 1 << 5,
+	MAIL_ATTR_TRASH = 1 << 6,
+	MAIL_ATTR_JUNK = 1 << 7,
+	MAIL_ATTR_ARCHIVE = 1 << 8,
+};
+
+struct mail_msg {
+	uint32_t uid;
+	uint32_t flags;	   /* enum mail_flag */
+	uint32_t keywords; /* bit i: keyword i of the mailbox's keyword list */
+	int64_t internaldate; /* unix seconds */
+	uint64_t size;	      /* RFC822.SIZE: octets with CRLF line ends */
+};
+
+struct mail_status {
+	uint32_t messages, recent, unseen;
+	uint32_t uidnext, uidvalidity;
+	uint64_t size; /* sum of RFC822.SIZE (STATUS=SIZE) */
+};
+
+/* What changed in an open mailbox since the last sync (another session,
+ * an MDA dropping into new/, our own commands). */
+struct mail_changes {
+	uint32_t *expunged; /* sequence numbers, in the order to report
+			     * them (each valid at the time it is reported,
+			     * i.e. highest first) */
+	size_t nexpunged;
+	uint32_t exists;    /* messages now */
+	uint32_t recent;
+	uint32_t *flagged;  /* sequence numbers (after expunges) whose flags
+			     * or keywords changed */
+	size_t nflagged;
+};
+
+enum mail_result {
+	MAIL_OK,
+	MAIL_NO,	   /* refused: err says why, shown to the client */
+	MAIL_NONEXISTENT,  /* [NONEXISTENT] */
+	MAIL_ALREADYEXISTS,/* [ALREADYEXISTS] */
+	MAIL_NOSPACE,	   /* disk full: [OVERQUOTA]/[LIMIT] */
+	MAIL_TRYCREATE,	   /* [TRYCREATE] for APPEND/COPY/MOVE */
+	MAIL_ERROR,	   /* server-side failure: [SERVERBUG] */
+};
+
+struct mailstore;
+struct mailbox;
+
+/* Opens the store of one user rooted at dir (created, with INBOX and the
+ * special-use folders, if missing). */
+struct mailstore *mailstore_open(const char *dir, char *err, size_t errlen);
+void mailstore_close(struct mailstore *ms);
+
+/* Calls fn for every mailbox (INBOX included), in name order. */
+enum mail_result mailstore_list(struct mailstore *ms,
+				void (*fn)(const char *name, unsigned attrs,
+					   void *arg),
+				void *arg, char *err, size_t errlen);
+enum mail_result mailstore_create(struct mailstore *ms, const char *name,
+				  char *err, size_t errlen);
+enum mail_result mailstore_delete(struct mailstore *ms, const char *name,
+				  char *err, size_t errlen);
+/* Renaming INBOX moves its messages into a new folder (RFC 9051 6.3.6). */
+enum mail_result mailstore_rename(struct mailstore *ms, const char *from,
+				  const char *to, char *err, size_t errlen);
+enum mail_result mailstore_subscribe(struct mailstore *ms, const char *name,
+				     bool on, char *err, size_t errlen);
+enum mail_result mailstore_status(struct mailstore *ms, const char *name,
+				  struct mail_status *st, char *err,
+				  size_t errlen);
+
+/*
+ * Appends a message read from fd (size octets, any line ends; stored
+ * as given), atomically and durably: written to tmp/, fsynced, renamed
+ * into cur/ (or new/). On success *uid is its UID and *uidvalidity the
+ * mailbox's. A full disk yields MAIL_NOSPACE and leaves nothing behind.
+ */
+enum mail_result mailstore_append(struct mailstore *ms, const char *name,
+				  int fd, uint64_t size, uint32_t flags,
+				  const char *const *keywords, size_t nkeywords,
+				  int64_t internaldate, uint32_t *uidvalidity,
+				  uint32_t *uid, char *err, size_t errlen);
+
+enum mail_result mailbox_open(struct mailstore *ms, const char *name,
+			      bool readonly, struct mailbox **out, char *err,
+			      size_t errlen);
+void mailbox_close(struct mailbox *mb);
+/* Rescans; fills ch (free with mail_changes_free). The first sync after
+ * open reports nothing but exists/recent. */
+enum mail_result mailbox_sync(struct mailbox *mb, struct mail_changes *ch,
+			      char *err, size_t errlen);
+void mail_changes_free(struct mail_changes *ch);
+
+uint32_t mailbox_count(const struct mailbox *mb);
+const struct mail_msg *mailbox_msg(const struct mailbox *mb, uint32_t seq);
+/* Sequence number of uid, or 0. */
+uint32_t mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid);
+uint32_t mailbox_uidvalidity(const struct mailbox *mb);
+uint32_t mailbox_uidnext(const struct mailbox *mb);
+bool mailbox_readonly(const struct mailbox *mb);
+/* The mailbox's keywords, index i = bit i of mail_msg.keywords. */
+size_t mailbox_keywords(const struct mailbox *mb, const char *const **out);
+/* Index of keyword (added to the mailbox if new and room); -1 if full. */
+int mailbox_keyword_index(struct mailbox *mb, const char *keyword);
+
+/* An fd to read the message's octets (as stored, maybe LF line ends:
+ * callers convert to CRLF). Caller closes. -1 with err if gone. */
+int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err,
+		   size_t errlen);
+/* Sets flags and keywords of one message (renames its file). Durable
+ * once the next mailbox_sync() (or mailbox_close()) returns, which fsyncs
+ * cur/ once rather than once per message of a STORE. */
+enum mail_result mailbox_set_flags(struct mailbox *mb, uint32_t seq,
+				   uint32_t flags, uint32_t keywords,
+				   char *err, size_t errlen);
+/* Copies messages (by sequence number) to another mailbox; fills the new
+ * UIDs (caller-allocated, n of them) and that mailbox's UIDVALIDITY. */
+enum mail_result mailbox_copy(struct mailbox *mb, const uint32_t *seqs,
+			      size_t n, const char *dest,
+			      uint32_t *dest_uidvalidity, uint32_t *dest_uids,
+			      char *err, size_t errlen);
+/* MOVE (RFC 6851) as one step: like mailbox_copy(), and the sources are
+ * removed (reported by the next mailbox_sync()). A crash at any point
+ * leaves each message in exactly one of the two mailboxes. */
+enum mail_result mailbox_move(struct mailbox *mb, const uint32_t *seqs,
+			      size_t n, const char *dest,
+			      uint32_t *dest_uidvalidity, uint32_t *dest_uids,
+			      char *err, size_t errlen);
+/* Removes messages flagged \Deleted (only those in uids if uids != NULL);
+ * the removed ones are reported by the next mailbox_sync(). */
+enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
+				 size_t nuids, char *err, size_t errlen);
+
+/* Checks a client's mailbox name: no "..", no "/", no leading "." or "~",
+ * no control characters, valid modified UTF-7, at most MAIL_NAME_MAX. */
+bool mailstore_name_valid(const char *name);
+
+#endif
