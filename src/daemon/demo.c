@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/passdb.h"
 #include "auth/password.h"
+#include "mail/mailstore.h"
 #include "net/tls.h"
 
 #define DEMO_IMAP_PORT  "1143"
@@ -26,6 +29,68 @@ static const char demo_config[] =
         "clientid = yes\n"
         "auth_failure_delay = 1s\n"
         "log_level = info\n";
+
+/* A few messages, so a client sees mail at once. */
+static const char *const demo_messages[] = {
+        "From: imapcid <postmaster@localhost>\r\n"
+        "To: demo <demo@localhost>\r\n"
+        "Subject: Welcome to imapcid\r\n"
+        "Date: Sat, 28 Nov 2026 09:00:00 +0000\r\n"
+        "Message-ID: <welcome@imapcid.demo>\r\n"
+        "\r\n"
+        "This demo account is served by imapcidd from a Maildir++ store.\r\n"
+        "Try: imapcidctl -c demo/imapcidd.conf device list demo\r\n",
+        "From: =?UTF-8?Q?Jos=C3=A9?= <jose@example.org>\r\n"
+        "To: demo@localhost\r\n"
+        "Subject: =?UTF-8?B?Q2Fmw6kgYXQgMTA/?=\r\n"
+        "Date: Sat, 28 Nov 2026 09:05:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/alternative; boundary=\"b1\"\r\n"
+        "\r\n"
+        "--b1\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "\r\n"
+        "Coffee at ten?\r\n"
+        "--b1\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        "\r\n"
+        "<p>Coffee at <b>ten</b>?</p>\r\n"
+        "--b1--\r\n",
+        "From: Alerts <alerts@localhost>\r\n"
+        "To: demo@localhost\r\n"
+        "Subject: A new device logged in\r\n"
+        "Date: Sat, 28 Nov 2026 09:10:00 +0000\r\n"
+        "\r\n"
+        "With alert_mail = yes, alerts about your devices arrive like "
+        "this.\r\n",
+};
+
+static bool
+demo_deliver(const char *dir, char *err, size_t errlen)
+{
+	char store[4096];
+	snprintf(store, sizeof(store), "%s/mail/demo", dir);
+	struct mailstore *ms = mailstore_open(store, err, errlen);
+	if (ms == NULL)
+		return false;
+	bool ok = true;
+	for (size_t i = 0;
+	     ok && i < sizeof(demo_messages) / sizeof(*demo_messages); i++) {
+		const char *m = demo_messages[i];
+		size_t n = strlen(m);
+		int fd = memfd_create("demo", MFD_CLOEXEC);
+		uint32_t validity, uid;
+		ok = fd >= 0 && write(fd, m, n) == (ssize_t)n &&
+		     lseek(fd, 0, SEEK_SET) == 0 &&
+		     mailstore_append(ms, "INBOX", fd, n, 0, NULL, 0,
+		                      (int64_t)time(NULL), &validity, &uid, err,
+		                      errlen) == MAIL_OK;
+		if (fd >= 0)
+			close(fd);
+	}
+	mailstore_close(ms);
+	return ok;
+}
 
 static bool
 demo_write(const char *path, const char *text, mode_t mode)
@@ -65,6 +130,8 @@ demo_prepare(const char *dir, char *conf, size_t conflen, char *err,
 	unlink(path);
 	if (!password_hash("ARGON2ID", "demo", hash, sizeof(hash)) ||
 	    !passdb_file_edit(path, PASSDB_EDIT_ADD, "demo", hash, err, errlen))
+		return false;
+	if (!demo_deliver(dir, err, errlen))
 		return false;
 	/* The config last: its presence means the instance is complete. */
 	if (!demo_write(conf, demo_config, 0644)) {
