@@ -354,6 +354,7 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 		return imap_cmd_bad(ctx, "No messages.");
 	for (size_t i = 0; i < n; i++)
 		fetch_one(ctx, seqs[i], items, nitems, uid);
+	mailbox_flush(ctx->s->mb); /* \Seen set by BODY[] is durable now */
 	return imap_cmd_ok(ctx, NULL, "Fetch completed.");
 }
 
@@ -437,6 +438,7 @@ imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
 			buf_printf(ctx->out, " UID %u", m->uid);
 		buf_append_str(ctx->out, ")\r\n");
 	}
+	mailbox_flush(mb); /* durable before the tagged OK */
 	return imap_cmd_ok(ctx, NULL, "Store completed.");
 }
 

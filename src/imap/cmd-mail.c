@@ -660,39 +660,35 @@ imap_copy(struct imap_cmd_ctx *ctx, bool uid)
 		                   move ? "No messages moved."
 		                        : "No messages copied.");
 	uint32_t *new_uids = arena_alloc(&ctx->arena, n * sizeof(uint32_t));
+	uint32_t *src_uids = arena_alloc(&ctx->arena, n * sizeof(uint32_t));
 	uint32_t dest_validity = 0;
 	char err[IMAP_MAIL_ERR_MAX] = "";
+	if (new_uids == NULL || src_uids == NULL)
+		return imap_cmd_no(ctx, "SERVERBUG", "Out of memory.");
+	for (size_t i = 0; i < n; i++)
+		src_uids[i] = mailbox_msg(s->mb, seqs[i])->uid;
+	/* MOVE is one step in the store: a crash leaves each message in
+	 * exactly one of the two mailboxes (RFC 6851 3.3) */
 	enum mail_result r =
-	        new_uids == NULL
-	                ? MAIL_ERROR
-	                : mailbox_copy(s->mb, seqs, n, dest, &dest_validity,
-	                               new_uids, err, sizeof(err));
+	        move ? mailbox_move(s->mb, seqs, n, dest, &dest_validity,
+	                            new_uids, err, sizeof(err))
+	             : mailbox_copy(s->mb, seqs, n, dest, &dest_validity,
+	                            new_uids, err, sizeof(err));
 	if (r != MAIL_OK)
 		return imap_mail_result(ctx, r, err, NULL);
 
 	struct buf code = BUF_INIT;
 	buf_printf(&code, "COPYUID %u ", dest_validity);
 	for (size_t i = 0; i < n; i++)
-		buf_printf(&code, "%s%u", i ? "," : "",
-		           mailbox_msg(s->mb, seqs[i])->uid);
+		buf_printf(&code, "%s%u", i ? "," : "", src_uids[i]);
 	buf_append_str(&code, " ");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&code, "%s%u", i ? "," : "", new_uids[i]);
 	buf_append(&code, "", 1);
 	if (move) {
 		/* RFC 6851: COPYUID untagged, then the expunges */
-		uint32_t *uids = arena_alloc(&ctx->arena, n * sizeof(uint32_t));
-		for (size_t i = 0; uids != NULL && i < n; i++) {
-			const struct mail_msg *m = mailbox_msg(s->mb, seqs[i]);
-			uids[i] = m->uid;
-			mailbox_set_flags(s->mb, seqs[i],
-			                  m->flags | MAIL_DELETED, m->keywords,
-			                  err, sizeof(err));
-		}
 		buf_printf(ctx->out, "* OK [%s] Moved.\r\n",
 		           (const char *)code.data);
-		if (uids != NULL)
-			mailbox_expunge(s->mb, uids, n, err, sizeof(err));
 		imap_mail_sync(ctx, true);
 		buf_free(&code);
 		return imap_cmd_ok(ctx, NULL, "Move completed.");

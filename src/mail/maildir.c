@@ -1466,9 +1466,20 @@ journal_recover(struct mailstore *ms, struct folder *f, char *err,
 			*nl = '\0';
 			char *a = strchr(p, '\t');
 			char *b = a != NULL ? strchr(a + 1, '\t') : NULL;
+			/* plain names in this folder only, whoever wrote
+			 * the file */
 			if (b != NULL) {
 				*a++ = '\0';
 				*b++ = '\0';
+				if (!fname_ok(a) || !fname_ok(b) ||
+				    strchr(a, '/') != NULL ||
+				    strchr(b, '/') != NULL) {
+					a[-1] = '\t';
+					b[-1] = '\t';
+					b = NULL;
+				}
+			}
+			if (b != NULL) {
 				if (pass == 0 && strcmp(p, "T") == 0 &&
 				    renameat(f->tmpfd, a, f->curfd, b) < 0 &&
 				    errno != ENOENT)
@@ -1577,11 +1588,11 @@ sync_diff(const struct rec *old, size_t oldn, struct rec *nr, size_t nn,
 		struct rec *x = &nr[j];
 		x->msg.flags = (x->msg.flags & ~(uint32_t)MAIL_RECENT) |
 		               (o->msg.flags & MAIL_RECENT);
-		if (o->date_known) {
+		if (o->date_known && !o->gone) {
 			x->date_known = true;
 			x->msg.internaldate = o->msg.internaldate;
 		}
-		if (!x->size_known && o->size_known) {
+		if (!x->size_known && o->size_known && !o->gone) {
 			x->size_known = true;
 			x->size_dirty = true;
 			x->msg.size = o->msg.size;
@@ -1751,7 +1762,7 @@ sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
 		x->in_new = e->in_new;
 		if (m->ext != NULL && (x->ext = strdup(m->ext)) == NULL)
 			goto oom;
-		if (m->size_known) {
+		if (m->size_known && !m->gone) {
 			x->size_known = true;
 			x->size_dirty = m->size_dirty;
 			x->msg.size = m->msg.size;
@@ -2002,6 +2013,12 @@ flush_pending(struct mailbox *mb)
 	if (fsync(mb->f.curfd) < 0 || fsync(mb->f.newfd) < 0)
 		log_warn("maildir %s: fsync: %s", mb->f.name, strerror(errno));
 	mb->fsync_pending = false;
+}
+
+void
+mailbox_flush(struct mailbox *mb)
+{
+	flush_pending(mb);
 }
 
 /* ---- committing staged messages ---- */
@@ -2586,9 +2603,11 @@ mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
 {
 	memset(ch, 0, sizeof(*ch));
 	flush_pending(mb);
-	if (!mb->first_pending && sync_quick(&mb->f, &mb->st)) {
+	/* also right after open: the counts are all the first sync tells */
+	if (sync_quick(&mb->f, &mb->st)) {
 		ch->exists = (uint32_t)mb->st.n;
 		ch->recent = count_recent(&mb->st);
+		mb->first_pending = false;
 		return MAIL_OK;
 	}
 	enum mail_result r = folder_lock(&mb->f, err, errlen);
@@ -3294,8 +3313,13 @@ rename_inbox(struct mailstore *ms, const char *to, char *err, size_t errlen)
 		folder_close(&in);
 		return r;
 	}
+	/* INBOX first, then the new folder: no other path holds two */
 	if ((r = folder_lock(&in, err, errlen)) != MAIL_OK)
 		goto out;
+	if ((r = folder_lock(&dst, err, errlen)) != MAIL_OK) {
+		folder_unlock(&in);
+		goto out;
+	}
 	/* same keyword letters, same keywords */
 	if (read_file_at(in.dfd, KEYWORDS_FILE, &data, &len, NULL) == 0) {
 		r = replace_file(dst.dfd, KEYWORDS_TMP, KEYWORDS_FILE, data,
@@ -3318,6 +3342,7 @@ rename_inbox(struct mailstore *ms, const char *to, char *err, size_t errlen)
 			r = r != MAIL_OK ? r
 			                 : sys_error(err, errlen, "fsync", to);
 	}
+	folder_unlock(&dst);
 	folder_unlock(&in);
 out:
 	folder_close(&in);

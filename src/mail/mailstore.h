@@ -151,6 +151,9 @@ int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err,
 enum mail_result mailbox_set_flags(struct mailbox *mb, uint32_t seq,
 				   uint32_t flags, uint32_t keywords,
 				   char *err, size_t errlen);
+/* Makes flag changes durable now (one fsync of cur/): for STORE and
+ * FETCH, which must not sync (no EXPUNGE may be sent during them). */
+void mailbox_flush(struct mailbox *mb);
 /* Copies messages (by sequence number) to another mailbox; fills the new
  * UIDs (caller-allocated, n of them) and that mailbox's UIDVALIDITY. */
 enum mail_result mailbox_copy(struct mailbox *mb, const uint32_t *seqs,

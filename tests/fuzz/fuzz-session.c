@@ -119,6 +119,15 @@ step(struct run *r)
 			buf_append_str(&r->trace, "<STARTTLS>");
 			imap_session_tls_started(r->s);
 			continue;
+		case IMAP_ACTION_MAIL:
+			/* as a worker would; no mail store is configured */
+			imap_session_mail_run(r->s, &r->out);
+			imap_session_mail_done(r->s);
+			continue;
+		case IMAP_ACTION_IDLE:
+		case IMAP_ACTION_IDLE_DONE:
+			buf_append_str(&r->trace, "<IDLE>");
+			continue;
 		case IMAP_ACTION_AUTH: {
 			struct auth_request *req =
 			        imap_session_auth_request(r->s);
