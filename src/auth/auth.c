@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/credcache.h"
 #include "auth/passdb.h"
@@ -78,6 +79,14 @@ auth_service_free(struct auth_service *svc)
 	free(svc);
 }
 
+static uint64_t
+auth_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static struct passdb *
 auth_db_get(struct auth_service *svc)
 {
@@ -138,4 +147,16 @@ void
 auth_session_end(struct auth_service *svc, struct engine_presence *presence)
 {
 	policy_engine_session_end(svc->engine, presence);
+}
+
+bool
+auth_fast_path(struct auth_service *svc, const struct auth_request *req)
+{
+	struct passdb *db = auth_db_get(svc);
+	const char *stored = passdb_lookup(db, req->user);
+	bool hit =
+	        stored != NULL && credcache_check(svc->cache, req->user, stored,
+	                                          req->password, auth_now_ms());
+	passdb_unref(db);
+	return hit;
 }

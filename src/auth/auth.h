@@ -51,6 +51,10 @@ void auth_service_free(struct auth_service *svc);
 void auth_verify(struct auth_service *svc, const struct auth_request *req,
                  struct auth_result *res);
 
+/* Cheap, on any thread: were these credentials verified recently (a
+ * credential-cache hit)? Only a scheduling hint: auth_verify decides. */
+bool auth_fast_path(struct auth_service *svc, const struct auth_request *req);
+
 /* A session that held a device slot has ended. Thread-safe. */
 void auth_session_end(struct auth_service *svc,
                       struct engine_presence *presence);

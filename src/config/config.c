@@ -70,6 +70,7 @@ static const struct config_key config_keys[] = {
         K(syslog_facility, CONFIG_STRING, "mail", 0, 0, config_facilities),
         K(max_connections, CONFIG_UINT, "10000", 1, 1000000, NULL),
         K(max_connections_per_ip, CONFIG_UINT, "1000", 1, 1000000, NULL),
+        K(max_connections_per_device, CONFIG_UINT, "20", 1, 1000000, NULL),
         K(limit_line_preauth, CONFIG_SIZE, "4k", 256, 64 * KIB, NULL),
         K(limit_line, CONFIG_SIZE, "64k", 1 * KIB, 16 * MIB, NULL),
         K(limit_literal_preauth, CONFIG_SIZE, "4k", 0, 64 * KIB, NULL),

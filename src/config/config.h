@@ -33,6 +33,7 @@ struct config {
 	char *log_level;                   /* error warn info debug */
 	char *syslog_facility;
 	uint64_t max_connections, max_connections_per_ip;
+	uint64_t max_connections_per_device;
 	uint64_t limit_line_preauth, limit_line;
 	uint64_t limit_literal_preauth, limit_literal;
 	uint64_t limit_nesting_preauth, limit_nesting;

@@ -340,6 +340,8 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	o->auth_failure_delay_ms = cfg->auth_failure_delay;
 	o->max_connections = (unsigned)cfg->max_connections;
 	o->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
+	o->max_connections_per_device =
+	        (unsigned)cfg->max_connections_per_device;
 	o->tls = d->tls;
 	o->auth = d->auth;
 	d->srv = server_new(o, err, sizeof(err));

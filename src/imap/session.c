@@ -421,6 +421,12 @@ imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
 	imap_session_drop_auth(s);
 }
 
+const struct cid_identity *
+imap_session_clientid(const struct imap_session *s)
+{
+	return s->has_clientid ? &s->clientid : NULL;
+}
+
 bool
 imap_session_authenticated(const struct imap_session *s)
 {

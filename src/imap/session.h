@@ -68,6 +68,9 @@ size_t imap_session_idle_dirs(const struct imap_session *s, char dirs[2][4096]);
 /* On a worker, while idling: untagged responses for what changed. */
 void imap_session_idle_sync(struct imap_session *s, struct buf *out);
 
+/* The identity from CLIENTID, or NULL. */
+const struct cid_identity *imap_session_clientid(const struct imap_session *s);
+
 bool imap_session_authenticated(const struct imap_session *s);
 /* The authenticated user, or NULL. */
 const char *imap_session_user(const struct imap_session *s);

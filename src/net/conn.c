@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "lib/log.h"
 #include "net/watch.h"
@@ -65,6 +66,8 @@ struct conn {
 	bool closing;          /* flush, then close */
 	bool dead;             /* closed; freed when its job returns */
 	bool counted_peer;     /* holds a slot in the per-address limit */
+	bool counted_device;   /* holds one in the per-device limit instead */
+	uint8_t device_key[16];
 	bool ssl_wants_read, ssl_wants_write;
 };
 
@@ -106,9 +109,46 @@ conn_set_peer_text(struct conn *c)
 	snprintf(c->peer_text, sizeof(c->peer_text), "%.*s", (int)n, s);
 }
 
+/*
+ * Behind carrier-grade NAT thousands of devices share one address, and an
+ * attacker there must not use up the address's slots for everyone: once a
+ * connection names its device (CLIENTID), it counts against that device's
+ * slots instead (CID-POL-6). If the device has none left it stays on the
+ * address's count; CLIENTID itself is never refused (CID-RES-1).
+ */
+static void
+conn_move_to_device(struct conn *c)
+{
+	const struct cid_identity *id;
+	if (!c->counted_peer || c->counted_device || c->sess == NULL ||
+	    (id = imap_session_clientid(c->sess)) == NULL)
+		return;
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, id->type, strlen(id->type) + 1) != 1 ||
+	    EVP_DigestUpdate(md, id->token, strlen(id->token)) != 1 ||
+	    EVP_DigestFinal_ex(md, digest, &len) != 1 || len < 16) {
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	EVP_MD_CTX_free(md);
+	memcpy(c->device_key, digest, 16);
+	if (!peerlimit_acquire_key(c->th->srv->devices, c->device_key))
+		return;
+	peerlimit_release(c->th->srv->peers, (struct sockaddr *)&c->peer);
+	c->counted_peer = false;
+	c->counted_device = true;
+}
+
 static void
 conn_release_peer(struct conn *c)
 {
+	if (c->counted_device) {
+		peerlimit_release_key(c->th->srv->devices, c->device_key);
+		c->counted_device = false;
+	}
 	if (c->counted_peer) {
 		peerlimit_release(c->th->srv->peers,
 		                  (struct sockaddr *)&c->peer);
@@ -449,7 +489,10 @@ conn_auth_submit(struct conn *c)
 	j->job.origin = &c->th->loop;
 	c->job = j;
 	j->started_ms = conn_now_ms();
-	workers_submit(c->th->srv->workers, &j->job);
+	/* Credentials that logged in recently jump the queue: a flood of
+	 * wrong passwords must not keep known users waiting. */
+	workers_submit(c->th->srv->workers, &j->job,
+	               auth_fast_path(c->th->srv->opts.auth, req));
 }
 
 static void
@@ -545,7 +588,7 @@ conn_mail_submit(struct conn *c, bool idle_sync)
 	j->job.done.fn = conn_mail_done;
 	j->job.origin = &c->th->loop;
 	c->mail_job = j;
-	workers_submit(c->th->srv->workers, &j->job);
+	workers_submit(c->th->srv->workers, &j->job, false);
 }
 
 static bool
@@ -577,6 +620,7 @@ conn_pump(struct conn *c)
 		if (!c->closing && !c->starttls_pending && !conn_busy(c)) {
 			enum imap_action act =
 			        imap_session_input(c->sess, &c->in, &c->out);
+			conn_move_to_device(c);
 			switch (act) {
 			case IMAP_ACTION_NONE:
 				break;

@@ -34,6 +34,7 @@ struct server {
 	unsigned nthreads;
 	struct workers *workers;
 	struct peerlimit *peers;
+	struct peerlimit *devices; /* unauthenticated connections per device */
 	atomic_uint nconns;
 };
 

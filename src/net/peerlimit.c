@@ -75,6 +75,20 @@ peerlimit_acquire(struct peerlimit *pl, const struct sockaddr *sa)
 {
 	uint8_t key[16];
 	peerlimit_key(sa, key);
+	return peerlimit_acquire_key(pl, key);
+}
+
+void
+peerlimit_release(struct peerlimit *pl, const struct sockaddr *sa)
+{
+	uint8_t key[16];
+	peerlimit_key(sa, key);
+	peerlimit_release_key(pl, key);
+}
+
+bool
+peerlimit_acquire_key(struct peerlimit *pl, const uint8_t key[16])
+{
 	unsigned h = peerlimit_hash(key);
 	bool ok = false;
 	pthread_mutex_lock(&pl->lock);
@@ -98,10 +112,8 @@ peerlimit_acquire(struct peerlimit *pl, const struct sockaddr *sa)
 }
 
 void
-peerlimit_release(struct peerlimit *pl, const struct sockaddr *sa)
+peerlimit_release_key(struct peerlimit *pl, const uint8_t key[16])
 {
-	uint8_t key[16];
-	peerlimit_key(sa, key);
 	unsigned h = peerlimit_hash(key);
 	pthread_mutex_lock(&pl->lock);
 	struct peerlimit_node **pp = &pl->buckets[h];

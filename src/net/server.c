@@ -93,8 +93,10 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 	srv->nthreads = opts->io_threads;
 	srv->threads = calloc(srv->nthreads, sizeof(*srv->threads));
 	srv->peers = peerlimit_new(opts->max_connections_per_ip);
+	srv->devices = peerlimit_new(opts->max_connections_per_device);
 	atomic_init(&srv->nconns, 0);
-	if (srv->threads == NULL || srv->peers == NULL) {
+	if (srv->threads == NULL || srv->peers == NULL ||
+	    srv->devices == NULL) {
 		snprintf(err, errlen, "out of memory");
 		server_free(srv);
 		return NULL;
@@ -213,5 +215,6 @@ server_free(struct server *srv)
 	}
 	free(srv->threads);
 	peerlimit_free(srv->peers);
+	peerlimit_free(srv->devices);
 	free(srv);
 }

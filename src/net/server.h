@@ -22,8 +22,9 @@ struct server_options {
 	uint64_t timeout_preauth_ms, timeout_auth_ms;
 	uint64_t auth_failure_delay_ms;
 	unsigned max_connections, max_connections_per_ip;
-	struct tls_server *tls;    /* borrowed */
-	struct auth_service *auth; /* borrowed */
+	unsigned max_connections_per_device; /* before login, by CLIENTID */
+	struct tls_server *tls;              /* borrowed */
+	struct auth_service *auth;           /* borrowed */
 };
 
 struct server;

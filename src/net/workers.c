@@ -8,6 +8,7 @@ struct workers {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct worker_job *head, *tail;
+	struct worker_job *prio_head, *prio_tail;
 	bool stopping;
 	unsigned nthreads;
 	pthread_t threads[];
@@ -19,16 +20,23 @@ workers_main(void *arg)
 	struct workers *w = arg;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping)
+		while (w->head == NULL && w->prio_head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
-		struct worker_job *job = w->head;
-		if (job == NULL) {
+		struct worker_job *job;
+		if (w->prio_head != NULL) {
+			job = w->prio_head;
+			w->prio_head = job->next;
+			if (w->prio_head == NULL)
+				w->prio_tail = NULL;
+		} else if (w->head != NULL) {
+			job = w->head;
+			w->head = job->next;
+			if (w->head == NULL)
+				w->tail = NULL;
+		} else {
 			pthread_mutex_unlock(&w->lock);
 			return NULL;
 		}
-		w->head = job->next;
-		if (w->head == NULL)
-			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 		job->run(job);
 		ioloop_post(job->origin, &job->done);
@@ -57,15 +65,17 @@ workers_new(unsigned nthreads)
 }
 
 void
-workers_submit(struct workers *w, struct worker_job *job)
+workers_submit(struct workers *w, struct worker_job *job, bool priority)
 {
+	struct worker_job **head = priority ? &w->prio_head : &w->head;
+	struct worker_job **tail = priority ? &w->prio_tail : &w->tail;
 	job->next = NULL;
 	pthread_mutex_lock(&w->lock);
-	if (w->tail != NULL)
-		w->tail->next = job;
+	if (*tail != NULL)
+		(*tail)->next = job;
 	else
-		w->head = job;
-	w->tail = job;
+		*head = job;
+	*tail = job;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }

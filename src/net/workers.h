@@ -6,6 +6,8 @@
 #ifndef IMAPCID_WORKERS_H
 #define IMAPCID_WORKERS_H
 
+#include <stdbool.h>
+
 #include "net/ioloop.h"
 
 struct worker_job {
@@ -18,7 +20,8 @@ struct worker_job {
 struct workers;
 
 struct workers *workers_new(unsigned nthreads);
-void workers_submit(struct workers *w, struct worker_job *job);
+/* Priority jobs run before every waiting ordinary one. */
+void workers_submit(struct workers *w, struct worker_job *job, bool priority);
 /* Finishes queued jobs, then joins the threads. */
 void workers_free(struct workers *w);
 
