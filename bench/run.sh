@@ -10,16 +10,17 @@
 #   - idle mode: IDLE_N pre-auth TLS connections held open, server memory
 #     before/after (imapcidd: VmRSS; Dovecot: sum of Pss over its processes),
 #     and IDLE_AUTH_N logged-in connections the same way; both servers are
-#     then restarted so the throughput runs start from the same clean state
+#     restarted before each idle test and before the throughput runs
 #   - server CPU (utime+stime of the whole process tree, plus children it
 #     reaped) per completed session / handshake
 # Prints a markdown report and writes it to bench/results/<date>.md.
 #
 # Usage: bench/run.sh            (as root; Debian's dovecot-imapd installed)
 # Knobs (environment): DUR=10 REPS=5 CONCS="1 16 256" HS_CONC=256 IDLE_N=5000
-#   IDLE_AUTH_N=1000 NUSERS=64 WARMUP=3 SERVERS="imapcidd dovecot"
+#   IDLE_AUTH_N=1000 NUSERS=64 WARMUP=10 SERVERS="imapcidd dovecot"
 #   IMAPCIDD=build/imapcidd OUT=bench/results/<date>.md KEEP_TMP=0
 #   DOVECOT_IMAP_SERVICE_COUNT=100 (imap process reuse; 1 = Dovecot's default)
+#   UUID_PER_USER=0 (1: one stable CLIENTID per user instead of one per connection)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +32,9 @@ HS_CONC=${HS_CONC:-256}
 IDLE_N=${IDLE_N:-5000}
 IDLE_AUTH_N=${IDLE_AUTH_N:-1000}
 NUSERS=${NUSERS:-64}
-WARMUP=${WARMUP:-3}
+WARMUP=${WARMUP:-10}
 DOVECOT_IMAP_SERVICE_COUNT=${DOVECOT_IMAP_SERVICE_COUNT:-100}
+UUID_PER_USER=${UUID_PER_USER:-0}
 SERVERS=${SERVERS:-"imapcidd dovecot"}
 IMAPCIDD=${IMAPCIDD:-$ROOT/build/imapcidd}
 PASS=benchpass
@@ -198,10 +200,10 @@ start_dovecot() {
 	  process_min_avail = 2
 	}
 	service auth {
-	  client_limit = $((4 * IDLE_N + 4 * IDLE_AUTH_N + 4000))
+	  client_limit = $((IDLE_AUTH_N + 4000))
 	}
 	service anvil {
-	  client_limit = $((4 * IDLE_N + 4 * IDLE_AUTH_N + 4000))
+	  client_limit = $((IDLE_AUTH_N + 4000))
 	}
 	service auth-worker {
 	  process_limit = 4
@@ -232,6 +234,7 @@ wait_ready() {
 # Dovecot (no CLIENTID) gets none
 client_args() {
 	if [ "$1" = imapcidd ]; then CARGS=(-U "$NUSERS"); else CARGS=(-U "$NUSERS" --no-clientid); fi
+	if [ "$1" = imapcidd ] && [ "$UUID_PER_USER" = 1 ]; then CARGS+=(--uuid-per-user); fi
 }
 
 procstat() { "$LG" procstat "${PID[$1]}"; }
@@ -311,28 +314,37 @@ for s in $SERVERS; do
 done
 [ ${#ACTIVE[@]} -gt 0 ] || fail "no server to benchmark"
 
-CRYPT_US=$(kv us_per_verify "$("$LG" crypt -n 300 -P "$PASS")")
+# the cost of one verification on an unloaded core: best of 5 short runs
+CRYPT_US=$(for _ in 1 2 3 4 5; do kv us_per_verify "$("$LG" crypt -n 100 -P "$PASS")"; done | sort -g | head -1)
 log "SHA512-CRYPT verify on this machine: ${CRYPT_US} us"
 
 for s in "${ACTIVE[@]}"; do "start_$s"; done
 for s in "${ACTIVE[@]}"; do wait_ready "$s"; done
 
-# Idle memory first, on freshly started servers: nothing left over from earlier
-# runs (Dovecot keeps finished imap processes for reuse) hides the growth.
-for s in "${ACTIVE[@]}"; do
-	run_idle "$s" "$IDLE_N" preauth
-	if [ "$IDLE_AUTH_N" -gt 0 ]; then run_idle "$s" "$IDLE_AUTH_N" auth; fi
-done
+restart_all() {
+	local s
+	for s in "${ACTIVE[@]}"; do
+		stop_server "$s"
+		cat "${DIR[$s]}/log" >>"$TMP/server-$s.log" 2>/dev/null || true
+		rm -f "${DIR[$s]}/log"
+		"start_$s"
+	done
+	for s in "${ACTIVE[@]}"; do wait_ready "$s"; done
+}
 
-# Fresh servers for the throughput runs: the logged-in idle test leaves
-# Dovecot with IDLE_AUTH_N reusable imap processes (service_count > 1), all
-# waiting on one listening socket, and every later login would wake them all.
-for s in "${ACTIVE[@]}"; do
-	stop_server "$s"
-	mv "${DIR[$s]}/log" "${DIR[$s]}/log.idle-phase" 2>/dev/null || true
-	"start_$s"
-done
-for s in "${ACTIVE[@]}"; do wait_ready "$s"; done
+# Idle memory first, each test on freshly started servers: no heap freed by
+# an earlier test (imapcidd) and no imap process kept for reuse (Dovecot)
+# hides the growth.
+for s in "${ACTIVE[@]}"; do run_idle "$s" "$IDLE_N" preauth; done
+if [ "$IDLE_AUTH_N" -gt 0 ]; then
+	restart_all
+	for s in "${ACTIVE[@]}"; do run_idle "$s" "$IDLE_AUTH_N" auth; done
+fi
+
+# Fresh servers for the throughput runs as well: the logged-in idle test
+# leaves Dovecot with IDLE_AUTH_N reusable imap processes (service_count > 1)
+# all waiting on one listening socket, and every later login would wake them.
+restart_all
 
 for s in "${ACTIVE[@]}"; do
 	log "$s warm-up: session c=256 for ${WARMUP}s"
@@ -350,7 +362,7 @@ done
 
 for s in "${ACTIVE[@]}"; do
 	kill -0 "${PID[$s]}" 2>/dev/null || log "WARNING: $s is no longer running"
-	cat "${DIR[$s]}/log.idle-phase" "${DIR[$s]}/log" >"$TMP/server-$s.log" 2>/dev/null || true
+	cat "${DIR[$s]}/log" >>"$TMP/server-$s.log" 2>/dev/null || true
 	stop_server "$s"
 done
 
@@ -406,7 +418,8 @@ mkdir -p "$(dirname "$OUT")"
 	echo "Load generator, servers and the 2 cores are shared: loadgen (one thread) competes with the server for CPU."
 	echo "TLS negotiated: $(awk -F'\t' '{ print $1 ": " $12 }' "$RAW" | sort -u | paste -sd';' | sed 's/;/; /g')."
 	echo "Runs: ${DUR}s each, medians of $REPS interleaved repetitions; $NUSERS users, SHA512-CRYPT (5000 rounds; one verify = ${CRYPT_US} µs of CPU here);"
-	echo "imapcidd sessions send CLIENTID (fresh UUID per connection) before LOGIN, Dovecot sessions do not (no CLIENTID support)."
+	if [ "$UUID_PER_USER" = 1 ]; then uu="one stable UUID per user"; else uu="a fresh UUID per connection, so every login is a new device"; fi
+	echo "imapcidd sessions send CLIENTID ($uu) before LOGIN, Dovecot sessions do not (no CLIENTID support)."
 	echo
 	echo "| metric | imapcidd | Dovecot 2.3 | imapcidd / Dovecot | target | met? |"
 	echo "|---|---|---|---|---|---|"

@@ -40,9 +40,9 @@ struct imap_session {
 	struct buf mail_cmd;     /* the framed command being run */
 	unsigned mail_literals;
 	enum imap_action mail_action;
-	bool rev2;     /* ENABLE IMAP4rev2 */
-	char *mb_name; /* the selected mailbox's name */
-	bool idling;   /* in IDLE: the next line must be DONE */
+	bool rev2;                /* ENABLE IMAP4rev2 */
+	char *mb_name;            /* the selected mailbox's name */
+	bool idling;              /* in IDLE: the next line must be DONE */
 	uint32_t exists_reported; /* the message count the client knows */
 };
 

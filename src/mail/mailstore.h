@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MAIL_NAME_MAX	   512 /* longest mailbox name accepted */
+#define MAIL_NAME_MAX      512 /* longest mailbox name accepted */
 #define MAIL_KEYWORDS_MAX  26  /* Maildir keywords are the letters a-z */
 #define MAIL_HIERARCHY_SEP '.'
 
@@ -45,10 +45,10 @@ enum mail_attr {
 
 struct mail_msg {
 	uint32_t uid;
-	uint32_t flags;	   /* enum mail_flag */
+	uint32_t flags;    /* enum mail_flag */
 	uint32_t keywords; /* bit i: keyword i of the mailbox's keyword list */
 	int64_t internaldate; /* unix seconds */
-	uint64_t size;	      /* RFC822.SIZE: octets with CRLF line ends */
+	uint64_t size;        /* RFC822.SIZE: octets with CRLF line ends */
 };
 
 struct mail_status {
@@ -64,21 +64,21 @@ struct mail_changes {
 			     * them (each valid at the time it is reported,
 			     * i.e. highest first) */
 	size_t nexpunged;
-	uint32_t exists;    /* messages now */
+	uint32_t exists; /* messages now */
 	uint32_t recent;
-	uint32_t *flagged;  /* sequence numbers (after expunges) whose flags
+	uint32_t *flagged; /* sequence numbers (after expunges) whose flags
 			     * or keywords changed */
 	size_t nflagged;
 };
 
 enum mail_result {
 	MAIL_OK,
-	MAIL_NO,	   /* refused: err says why, shown to the client */
-	MAIL_NONEXISTENT,  /* [NONEXISTENT] */
-	MAIL_ALREADYEXISTS,/* [ALREADYEXISTS] */
-	MAIL_NOSPACE,	   /* disk full: [OVERQUOTA]/[LIMIT] */
-	MAIL_TRYCREATE,	   /* [TRYCREATE] for APPEND/COPY/MOVE */
-	MAIL_ERROR,	   /* server-side failure: [SERVERBUG] */
+	MAIL_NO,            /* refused: err says why, shown to the client */
+	MAIL_NONEXISTENT,   /* [NONEXISTENT] */
+	MAIL_ALREADYEXISTS, /* [ALREADYEXISTS] */
+	MAIL_NOSPACE,       /* disk full: [OVERQUOTA]/[LIMIT] */
+	MAIL_TRYCREATE,     /* [TRYCREATE] for APPEND/COPY/MOVE */
+	MAIL_ERROR,         /* server-side failure: [SERVERBUG] */
 };
 
 struct mailstore;
@@ -91,21 +91,21 @@ void mailstore_close(struct mailstore *ms);
 
 /* Calls fn for every mailbox (INBOX included), in name order. */
 enum mail_result mailstore_list(struct mailstore *ms,
-				void (*fn)(const char *name, unsigned attrs,
-					   void *arg),
-				void *arg, char *err, size_t errlen);
+                                void (*fn)(const char *name, unsigned attrs,
+                                           void *arg),
+                                void *arg, char *err, size_t errlen);
 enum mail_result mailstore_create(struct mailstore *ms, const char *name,
-				  char *err, size_t errlen);
+                                  char *err, size_t errlen);
 enum mail_result mailstore_delete(struct mailstore *ms, const char *name,
-				  char *err, size_t errlen);
+                                  char *err, size_t errlen);
 /* Renaming INBOX moves its messages into a new folder (RFC 9051 6.3.6). */
 enum mail_result mailstore_rename(struct mailstore *ms, const char *from,
-				  const char *to, char *err, size_t errlen);
+                                  const char *to, char *err, size_t errlen);
 enum mail_result mailstore_subscribe(struct mailstore *ms, const char *name,
-				     bool on, char *err, size_t errlen);
+                                     bool on, char *err, size_t errlen);
 enum mail_result mailstore_status(struct mailstore *ms, const char *name,
-				  struct mail_status *st, char *err,
-				  size_t errlen);
+                                  struct mail_status *st, char *err,
+                                  size_t errlen);
 
 /*
  * Appends a message read from fd (size octets, any line ends; stored
@@ -114,19 +114,19 @@ enum mail_result mailstore_status(struct mailstore *ms, const char *name,
  * mailbox's. A full disk yields MAIL_NOSPACE and leaves nothing behind.
  */
 enum mail_result mailstore_append(struct mailstore *ms, const char *name,
-				  int fd, uint64_t size, uint32_t flags,
-				  const char *const *keywords, size_t nkeywords,
-				  int64_t internaldate, uint32_t *uidvalidity,
-				  uint32_t *uid, char *err, size_t errlen);
+                                  int fd, uint64_t size, uint32_t flags,
+                                  const char *const *keywords, size_t nkeywords,
+                                  int64_t internaldate, uint32_t *uidvalidity,
+                                  uint32_t *uid, char *err, size_t errlen);
 
 enum mail_result mailbox_open(struct mailstore *ms, const char *name,
-			      bool readonly, struct mailbox **out, char *err,
-			      size_t errlen);
+                              bool readonly, struct mailbox **out, char *err,
+                              size_t errlen);
 void mailbox_close(struct mailbox *mb);
 /* Rescans; fills ch (free with mail_changes_free). The first sync after
  * open reports nothing but exists/recent. */
 enum mail_result mailbox_sync(struct mailbox *mb, struct mail_changes *ch,
-			      char *err, size_t errlen);
+                              char *err, size_t errlen);
 void mail_changes_free(struct mail_changes *ch);
 
 uint32_t mailbox_count(const struct mailbox *mb);
@@ -143,34 +143,33 @@ int mailbox_keyword_index(struct mailbox *mb, const char *keyword);
 
 /* An fd to read the message's octets (as stored, maybe LF line ends:
  * callers convert to CRLF). Caller closes. -1 with err if gone. */
-int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err,
-		   size_t errlen);
+int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err, size_t errlen);
 /* Sets flags and keywords of one message (renames its file). Durable
  * once the next mailbox_sync() (or mailbox_close()) returns, which fsyncs
  * cur/ once rather than once per message of a STORE. */
 enum mail_result mailbox_set_flags(struct mailbox *mb, uint32_t seq,
-				   uint32_t flags, uint32_t keywords,
-				   char *err, size_t errlen);
+                                   uint32_t flags, uint32_t keywords, char *err,
+                                   size_t errlen);
 /* Makes flag changes durable now (one fsync of cur/): for STORE and
  * FETCH, which must not sync (no EXPUNGE may be sent during them). */
 void mailbox_flush(struct mailbox *mb);
 /* Copies messages (by sequence number) to another mailbox; fills the new
  * UIDs (caller-allocated, n of them) and that mailbox's UIDVALIDITY. */
 enum mail_result mailbox_copy(struct mailbox *mb, const uint32_t *seqs,
-			      size_t n, const char *dest,
-			      uint32_t *dest_uidvalidity, uint32_t *dest_uids,
-			      char *err, size_t errlen);
+                              size_t n, const char *dest,
+                              uint32_t *dest_uidvalidity, uint32_t *dest_uids,
+                              char *err, size_t errlen);
 /* MOVE (RFC 6851) as one step: like mailbox_copy(), and the sources are
  * removed (reported by the next mailbox_sync()). A crash at any point
  * leaves each message in exactly one of the two mailboxes. */
 enum mail_result mailbox_move(struct mailbox *mb, const uint32_t *seqs,
-			      size_t n, const char *dest,
-			      uint32_t *dest_uidvalidity, uint32_t *dest_uids,
-			      char *err, size_t errlen);
+                              size_t n, const char *dest,
+                              uint32_t *dest_uidvalidity, uint32_t *dest_uids,
+                              char *err, size_t errlen);
 /* Removes messages flagged \Deleted (only those in uids if uids != NULL);
  * the removed ones are reported by the next mailbox_sync(). */
 enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
-				 size_t nuids, char *err, size_t errlen);
+                                 size_t nuids, char *err, size_t errlen);
 
 /* Checks a client's mailbox name: no "..", no "/", no leading "." or "~",
  * no control characters, valid modified UTF-7, at most MAIL_NAME_MAX. */
