@@ -78,6 +78,44 @@ fetch_load(struct imap_cmd_ctx *ctx, uint32_t seq, struct buf *msg)
 	return ok;
 }
 
+/* section = [part *("." part)] ["." (HEADER / HEADER.FIELDS[.NOT] list
+ * / TEXT / MIME)], MIME only after a part, parts non-zero (RFC 3501 9). */
+static bool
+fetch_section_valid(const char *sec)
+{
+	const char *p = sec;
+	bool part = false;
+	while (isdigit((unsigned char)*p)) {
+		if (*p == '0')
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+		part = true;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	if (*p == '\0')
+		return !part || p[-1] != '.';
+	if (part && p[-1] != '.')
+		return false;
+	if (strcmp(p, "HEADER") == 0 || strcmp(p, "TEXT") == 0)
+		return true;
+	if (strcmp(p, "MIME") == 0)
+		return part;
+	if (strncmp(p, "HEADER.FIELDS", 13) != 0)
+		return false;
+	p += 13;
+	if (strncmp(p, ".NOT", 4) == 0)
+		p += 4;
+	if (p[0] != ' ' || p[1] != '(')
+		return false;
+	p += 2;
+	size_t n = strlen(p);
+	/* at least one name, then the closing parenthesis */
+	return n >= 2 && p[n - 1] == ')' && p[0] != ')' && p[0] != ' ';
+}
+
 static bool
 fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 {
@@ -122,6 +160,8 @@ fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 		return false;
 	for (char *p = sec; *p && *p != '('; p++)
 		*p = (char)toupper((unsigned char)*p);
+	if (!fetch_section_valid(sec))
+		return false;
 	it->kind = FETCH_SECTION;
 	it->section = sec;
 	const char *rest = close + 1;

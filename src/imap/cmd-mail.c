@@ -264,6 +264,17 @@ imap_cmd_delete(struct imap_cmd_ctx *ctx)
 	struct mailstore *ms = imap_store(ctx);
 	if (ms == NULL)
 		return imap_no_store(ctx);
+	struct imap_session *s = ctx->s;
+	if (s->mb != NULL && s->mb_name != NULL &&
+	    strcmp(s->mb_name, name) == 0) {
+		/* deleting the selected mailbox deselects it, as Dovecot does,
+		 * rather than ending the session at the next sync */
+		mailbox_close(s->mb);
+		s->mb = NULL;
+		free(s->mb_name);
+		s->mb_name = NULL;
+		s->state = IMAP_STATE_AUTH;
+	}
 	char err[IMAP_MAIL_ERR_MAX] = "";
 	enum mail_result r = mailstore_delete(ms, name, err, sizeof(err));
 	return imap_mail_result(ctx, r, err, "Delete completed.");
@@ -313,7 +324,44 @@ struct imap_list_ctx {
 	const char *pattern; /* reference and pattern joined */
 	bool lsub;
 	unsigned found;
+	/* LSUB: names listed, and parents of subscribed names that match
+	 * where their children do not (NUL-separated) */
+	struct buf listed, parents;
 };
+
+static bool imap_list_match(const char *pattern, const char *name);
+
+static bool
+imap_list_has(const struct buf *b, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	for (size_t o = 0; o + n <= b->len;) {
+		const char *s = (const char *)b->data + o;
+		if (memcmp(s, name, n) == 0)
+			return true;
+		o += strlen(s) + 1;
+	}
+	return false;
+}
+
+/* RFC 3501 6.3.9: with "%", LSUB returns the parent of a subscribed name
+ * that the pattern would not show, flagged \Noselect. */
+static void
+imap_lsub_parents(struct imap_list_ctx *l, const char *name)
+{
+	char prefix[MAIL_NAME_MAX + 1];
+	for (const char *p = strchr(name, MAIL_HIERARCHY_SEP); p != NULL;
+	     p = strchr(p + 1, MAIL_HIERARCHY_SEP)) {
+		size_t n = (size_t)(p - name);
+		if (n >= sizeof(prefix))
+			break;
+		memcpy(prefix, name, n);
+		prefix[n] = '\0';
+		if (imap_list_match(l->pattern, prefix) &&
+		    !imap_list_has(&l->parents, prefix))
+			buf_append(&l->parents, prefix, n + 1);
+	}
+}
 
 /* IMAP patterns: "*" matches anything, "%" anything but the separator. */
 static bool
@@ -339,10 +387,15 @@ static void
 imap_list_one(const char *name, unsigned attrs, void *arg)
 {
 	struct imap_list_ctx *l = arg;
-	if (!imap_list_match(l->pattern, name))
-		return;
 	if (l->lsub && !(attrs & MAIL_ATTR_SUBSCRIBED))
 		return;
+	if (!imap_list_match(l->pattern, name)) {
+		if (l->lsub)
+			imap_lsub_parents(l, name);
+		return;
+	}
+	if (l->lsub)
+		buf_append(&l->listed, name, strlen(name) + 1);
 	struct buf *o = l->ctx->out;
 	static const struct {
 		unsigned attr;
@@ -408,10 +461,22 @@ imap_cmd_list(struct imap_cmd_ctx *ctx)
 	if (strncasecmp(joined, "INBOX", 5) == 0 &&
 	    (joined[5] == '\0' || joined[5] == MAIL_HIERARCHY_SEP))
 		memcpy(joined, "INBOX", 5);
-	struct imap_list_ctx l = {ctx, joined, lsub, 0};
+	struct imap_list_ctx l = {ctx, joined, lsub, 0, BUF_INIT, BUF_INIT};
 	char err[IMAP_MAIL_ERR_MAX] = "";
 	enum mail_result r =
 	        mailstore_list(ms, imap_list_one, &l, err, sizeof(err));
+	for (size_t o = 0; r == MAIL_OK && o < l.parents.len;) {
+		const char *p = (const char *)l.parents.data + o;
+		if (!imap_list_has(&l.listed, p)) {
+			buf_printf(ctx->out, "* LSUB (\\Noselect) \"%c\" ",
+			           MAIL_HIERARCHY_SEP);
+			imap_write_string(ctx->out, p, strlen(p));
+			buf_append_str(ctx->out, "\r\n");
+		}
+		o += strlen(p) + 1;
+	}
+	buf_free(&l.listed);
+	buf_free(&l.parents);
 	return imap_mail_result(ctx, r, err,
 	                        lsub ? "Lsub completed." : "List completed.");
 }
@@ -622,6 +687,13 @@ imap_set_seqs(struct imap_cmd_ctx *ctx, const char *set, bool uid, size_t *n)
 	*n = 0;
 	if (!seqset_parse(set, star, &ss))
 		return NULL;
+	/* a sequence number beyond EXISTS is the client's error (RFC 9051
+	 * 9, "seq-number"); a UID beyond the last is just no message */
+	for (size_t i = 0; !uid && i < ss.n; i++)
+		if (ss.ranges[i].hi > count || ss.ranges[i].lo == 0) {
+			seqset_free(&ss);
+			return NULL;
+		}
 	uint32_t *seqs =
 	        arena_alloc(&ctx->arena, (count ? count : 1) * sizeof(*seqs));
 	for (uint32_t i = 1; seqs != NULL && i <= count; i++)
@@ -693,6 +765,7 @@ imap_copy(struct imap_cmd_ctx *ctx, bool uid)
 		buf_free(&code);
 		return imap_cmd_ok(ctx, NULL, "Move completed.");
 	}
+	imap_mail_sync(ctx, true); /* a copy into this mailbox: EXISTS */
 	act = imap_cmd_ok(ctx, (const char *)code.data, "Copy completed.");
 	buf_free(&code);
 	return act;

@@ -2,6 +2,9 @@
 #include "commands.h"
 
 #include <ctype.h>
+#include <locale.h>
+#include <pthread.h>
+#include <wctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,23 +308,99 @@ search_load(struct search_msg *sm)
 	return true;
 }
 
-/* Case-insensitive (ASCII) substring search. Decoded UTF-8 text matches
- * byte-wise beyond ASCII, which is what clients send. */
+/* Unicode case folding needs a UTF-8 locale; made once, shared. */
+static locale_t search_locale;
+static pthread_once_t search_locale_once = PTHREAD_ONCE_INIT;
+
+static void
+search_locale_init(void)
+{
+	search_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static void
+search_put_utf8(struct buf *out, uint32_t c)
+{
+	uint8_t b[4];
+	size_t n;
+	if (c < 0x80) {
+		b[0] = (uint8_t)c;
+		n = 1;
+	} else if (c < 0x800) {
+		b[0] = (uint8_t)(0xc0 | c >> 6);
+		b[1] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		b[0] = (uint8_t)(0xe0 | c >> 12);
+		b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		b[2] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (uint8_t)(0xf0 | c >> 18);
+		b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
+		b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		b[3] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 4;
+	}
+	buf_append(out, b, n);
+}
+
+/* Lower-cases UTF-8 text code point by code point (RFC 9051 6.4.4:
+ * matching is case-insensitive, not only for ASCII). Bytes that are not
+ * UTF-8 pass through. */
+static void
+search_fold(const uint8_t *p, size_t n, struct buf *out)
+{
+	pthread_once(&search_locale_once, search_locale_init);
+	for (size_t i = 0; i < n;) {
+		uint8_t b = p[i];
+		uint32_t c;
+		size_t len = b < 0x80             ? 1
+		             : (b & 0xe0) == 0xc0 ? 2
+		             : (b & 0xf0) == 0xe0 ? 3
+		             : (b & 0xf8) == 0xf0 ? 4
+		                                  : 0;
+		if (len == 0 || i + len > n) {
+			buf_append(out, &p[i], 1);
+			i++;
+			continue;
+		}
+		c = len == 1 ? b : (uint32_t)(b & (0x7f >> len));
+		bool ok = true;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				ok = false;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if (!ok) {
+			buf_append(out, &p[i], 1);
+			i++;
+			continue;
+		}
+		if (len == 1)
+			c = (uint32_t)tolower((int)c);
+		else if (search_locale != (locale_t)0)
+			c = (uint32_t)towlower_l((wint_t)c, search_locale);
+		search_put_utf8(out, c);
+		i += len;
+	}
+}
+
+/* Case-insensitive substring search over UTF-8 text. */
 static bool
 search_contains(const uint8_t *hay, size_t n, const char *needle)
 {
-	size_t m = strlen(needle);
-	if (m == 0)
+	if (needle[0] == '\0')
 		return true;
-	for (size_t i = 0; i + m <= n; i++) {
-		size_t k = 0;
-		while (k < m &&
-		       tolower(hay[i + k]) == tolower((unsigned char)needle[k]))
-			k++;
-		if (k == m)
-			return true;
-	}
-	return false;
+	struct buf h = BUF_INIT, k = BUF_INIT;
+	search_fold(hay, n, &h);
+	search_fold((const uint8_t *)needle, strlen(needle), &k);
+	bool hit = h.len > 0 && k.len > 0 &&
+	           memmem(buf_head(&h), buf_used(&h), buf_head(&k),
+	                  buf_used(&k)) != NULL;
+	buf_free(&h);
+	buf_free(&k);
+	return hit;
 }
 
 static bool
@@ -422,7 +501,23 @@ search_match(const struct search_key *k, struct search_msg *sm)
 			return false;
 		if (k->op == S_TEXT &&
 		    search_contains(sm->data.data, sm->data.len, k->str))
-			return true;
+			return true; /* raw: part headers, file names */
+		if (k->op == S_TEXT) {
+			/* the header too, with its encoded words decoded */
+			struct mime_section sec;
+			struct buf head = BUF_INIT, dec = BUF_INIT;
+			if (mime_section(sm->mm, "HEADER", &sec))
+				mime_section_write(sm->mm, &sec, sm->data.data,
+				                   &head);
+			mime_decode_words((const char *)buf_head(&head),
+			                  buf_used(&head), &dec);
+			bool hit = search_contains(buf_head(&dec),
+			                           buf_used(&dec), k->str);
+			buf_free(&head);
+			buf_free(&dec);
+			if (hit)
+				return true;
+		}
 		struct buf text = BUF_INIT;
 		mime_body_text(sm->mm, sm->data.data, &text);
 		bool hit = search_contains(buf_head(&text), buf_used(&text),

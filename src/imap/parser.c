@@ -317,8 +317,10 @@ parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
 			brackets++;
 		} else if (c == ']' && brackets > 0) {
 			brackets--;
-		} else if (brackets > 0 && (c == ' ' || c == '(' || c == ')')) {
-			/* BODY[HEADER.FIELDS (FROM TO)] */
+		} else if (brackets > 0 &&
+		           (c == ' ' || c == '(' || c == ')' || c == '"')) {
+			/* BODY[HEADER.FIELDS (FROM "TO")]: field names are
+			 * astrings (RFC 3501 9) */
 		} else if (c == ' ' || c == ')' || c == '(') {
 			break;
 		} else if (c >= 0x80) {

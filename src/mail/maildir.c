@@ -800,7 +800,7 @@ unique_base(const struct mailstore *ms, char *out, size_t outlen)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	unsigned long q = atomic_fetch_add(&name_counter, 1) + 1;
-	snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+	snprintf(out, outlen, "%lld.M%06ldP%ldQ%lu.%s", (long long)ts.tv_sec,
 	         ts.tv_nsec / 1000, (long)getpid(), q, ms->host);
 }
 
@@ -1529,12 +1529,31 @@ ulstate_free(struct ulstate *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* Delivery order, as Dovecot sorts: "secs.Musecs..." by seconds, then
+ * microseconds, as numbers (names are not zero-padded), then by name. */
+static int
+name_cmp(const char *x, const char *y)
+{
+	char *ex, *ey;
+	unsigned long long sx = strtoull(x, &ex, 10), sy = strtoull(y, &ey, 10);
+	if (ex != x && ey != y && sx != sy)
+		return sx < sy ? -1 : 1;
+	if (ex != x && ey != y && ex[0] == '.' && ex[1] == 'M' &&
+	    ey[0] == '.' && ey[1] == 'M') {
+		unsigned long long ux = strtoull(ex + 2, NULL, 10),
+		                   uy = strtoull(ey + 2, NULL, 10);
+		if (ux != uy)
+			return ux < uy ? -1 : 1;
+	}
+	return strcmp(x, y);
+}
+
 static int
 sent_cmp(const void *a, const void *b)
 {
 	const struct sent *x = *(const struct sent *const *)a;
 	const struct sent *y = *(const struct sent *const *)b;
-	return strcmp(x->name, y->name);
+	return name_cmp(x->name, y->name);
 }
 
 /* For a uidlist without R (new, or Dovecot's): what is in new/ is recent,
@@ -1546,7 +1565,7 @@ sent_cmp_dir(const void *a, const void *b)
 	const struct sent *y = *(const struct sent *const *)b;
 	if (x->in_new != y->in_new)
 		return x->in_new ? 1 : -1;
-	return strcmp(x->name, y->name);
+	return name_cmp(x->name, y->name);
 }
 
 static bool
