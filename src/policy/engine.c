@@ -24,6 +24,8 @@ struct engine_write {
 	struct registry_audit audit;
 	bool touch;
 	char hash[REGISTRY_HASH_LEN + 1];
+	bool add; /* a new device recorded pending: dev */
+	struct registry_device dev;
 };
 
 struct policy_engine {
@@ -85,6 +87,10 @@ engine_free_rules(struct policy_rules *r)
 static void
 engine_write_one(struct registry *reg, const struct engine_write *w)
 {
+	/* a pending device that another login recorded first is touched */
+	if (w->add && !registry_device_add(reg, &w->dev))
+		registry_device_touch(reg, w->audit.account, w->hash,
+		                      w->audit.time_ms / 1000, w->audit.peer);
 	if (w->touch)
 		registry_device_touch(reg, w->audit.account, w->hash,
 		                      w->audit.time_ms / 1000, w->audit.peer);
@@ -361,8 +367,8 @@ engine_record(struct policy_engine *e, struct registry *reg,
 		if (e->o.store_tokens)
 			snprintf(d.token, sizeof(d.token), "%s", a->id->token);
 	}
-	d.state = act == POLICY_RECORD_TRUST ? REGISTRY_TRUSTED
-	                                     : REGISTRY_PENDING;
+	(void)act; /* only TRUST is written here; see the writer */
+	d.state = REGISTRY_TRUSTED;
 	d.revoked_until = 0;
 	d.last_seen = now_s;
 	d.count++;
@@ -471,9 +477,7 @@ policy_engine_finish(struct policy_engine *e, struct engine_attempt *a,
 
 	/* A device that is new or changes state is written now, so the next
 	 * login sees it; touches and audit rows go to the writer. */
-	if ((d.record == POLICY_RECORD_TRUST ||
-	     d.record == POLICY_RECORD_PENDING) &&
-	    reg != NULL)
+	if (d.record == POLICY_RECORD_TRUST && reg != NULL)
 		engine_record(e, reg, a, d.record);
 	char key[ENGINE_KEY_MAX + 64];
 	for (unsigned k = POLICY_KEY_TOKEN; k <= POLICY_KEY_ADDRESS; k <<= 1) {
@@ -518,6 +522,26 @@ policy_engine_finish(struct policy_engine *e, struct engine_attempt *a,
 		snprintf(au->reason, sizeof(au->reason), "%s", why);
 		w->touch = d.record == POLICY_RECORD_TOUCH;
 		memcpy(w->hash, a->hash, sizeof(w->hash));
+		if (d.record == POLICY_RECORD_PENDING) {
+			/* a new device awaiting approval: nothing reads it on
+			 * the login path, so the writer records it */
+			struct registry_device *dev = &w->dev;
+			int64_t now_s = (int64_t)(a->now_ms / 1000);
+			w->add = true;
+			snprintf(dev->account, sizeof(dev->account), "%s",
+			         a->account);
+			snprintf(dev->type, sizeof(dev->type), "%s",
+			         a->id->type);
+			memcpy(dev->hash, a->hash, sizeof(dev->hash));
+			if (e->o.store_tokens)
+				snprintf(dev->token, sizeof(dev->token), "%s",
+				         a->id->token);
+			dev->state = REGISTRY_PENDING;
+			dev->first_seen = dev->last_seen = now_s;
+			dev->count = 1;
+			snprintf(dev->last_addr, sizeof(dev->last_addr), "%s",
+			         a->peer);
+		}
 		engine_write_queue(e, reg, w);
 	} else {
 		log_error("registry: out of memory for the audit row of %s",

@@ -220,14 +220,9 @@ registry_device_get(struct registry *r, const char *account, const char *hash,
 	return found;
 }
 
-bool
-registry_device_put(struct registry *r, const struct registry_device *d)
+static void
+registry_bind_device(sqlite3_stmt *st, const struct registry_device *d)
 {
-	sqlite3_stmt *st = registry_prepare(
-	        r, "INSERT OR REPLACE INTO devices (" REGISTRY_DEVICE_COLS
-	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-	if (st == NULL)
-		return false;
 	sqlite3_bind_text(st, 1, d->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, d->type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, d->hash, -1, SQLITE_STATIC);
@@ -244,6 +239,32 @@ registry_device_put(struct registry *r, const struct registry_device *d)
 	sqlite3_bind_int64(st, 10, d->count);
 	sqlite3_bind_text(st, 11, registry_state_name(d->resume_state), -1,
 	                  SQLITE_STATIC);
+}
+
+bool
+registry_device_add(struct registry *r, const struct registry_device *d)
+{
+	/* never replaces: a device approved meanwhile stays approved */
+	sqlite3_stmt *st = registry_prepare(
+	        r, "INSERT OR IGNORE INTO devices (" REGISTRY_DEVICE_COLS
+	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	if (st == NULL)
+		return false;
+	registry_bind_device(st, d);
+	bool ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(r->db) > 0;
+	registry_release(r, st);
+	return ok;
+}
+
+bool
+registry_device_put(struct registry *r, const struct registry_device *d)
+{
+	sqlite3_stmt *st = registry_prepare(
+	        r, "INSERT OR REPLACE INTO devices (" REGISTRY_DEVICE_COLS
+	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	if (st == NULL)
+		return false;
+	registry_bind_device(st, d);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
 	registry_release(r, st);
 	return ok;

@@ -68,6 +68,8 @@ bool registry_commit(struct registry *r);
 /* Returns 1 found, 0 not found, -1 error. */
 int registry_device_get(struct registry *r, const char *account,
                         const char *hash, struct registry_device *out);
+/* Inserts a new row; false (and no change) if the device is known. */
+bool registry_device_add(struct registry *r, const struct registry_device *d);
 /* Inserts or replaces the whole row. */
 bool registry_device_put(struct registry *r, const struct registry_device *d);
 /* A login from a known device: bump count, last seen and address. */
