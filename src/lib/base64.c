@@ -27,8 +27,8 @@ base64_encode(const uint8_t *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-static int
-base64_value(char c)
+int
+base64_value(unsigned char c, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -38,7 +38,7 @@ base64_value(char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
@@ -61,7 +61,7 @@ base64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
 			}
 			if (pad > 0)
 				return false; /* data after padding */
-			v[k] = base64_value(c);
+			v[k] = base64_value((unsigned char)c, '/');
 			if (v[k] < 0)
 				return false;
 		}

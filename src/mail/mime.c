@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "imap/writer.h"
+#include "lib/base64.h"
 #include "lib/arena.h"
 
 /* Host of an address without a domain: NIL would mean group syntax. */
@@ -1548,22 +1549,6 @@ hex_value(uint8_t c)
 	return -1;
 }
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Lenient base64: characters outside the alphabet are skipped, "=" ends
  * the data (lib/base64 is strict, as SASL wants). */
 static void
@@ -1572,7 +1557,7 @@ decode_base64(const uint8_t *in, size_t n, struct sink *out)
 	uint32_t acc = 0;
 	unsigned bits = 0;
 	for (size_t i = 0; i < n && in[i] != '='; i++) {
-		int v = b64_value(in[i]);
+		int v = base64_value(in[i], '/');
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;

@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/base64.h"
+
 static const char b64_chars[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
@@ -55,22 +57,6 @@ put_cp(struct out *o, uint32_t cp)
 	put(o, b, n);
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 /* Decodes one "&...-" run (s just past the "&"); returns the octet after
  * the "-", or NULL if the run is not canonical. */
 static const char *
@@ -81,7 +67,7 @@ decode_run(const char *s, struct out *o)
 	size_t units = 0;
 
 	for (; *s != '-'; s++) {
-		int v = b64_value((unsigned char)*s);
+		int v = base64_value((unsigned char)*s, ',');
 		if (v < 0) /* also the end of the string */
 			return NULL;
 		bits = (bits << 6) | (uint32_t)v;
