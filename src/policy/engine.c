@@ -11,7 +11,7 @@
 
 #define ENGINE_SECRET_MAX     64
 #define ENGINE_RATE_KEYS_MAX  100000 /* budgets tracked at once */
-#define ENGINE_TRACKED_TOKENS 100000
+#define ENGINE_TRACKED_TOKENS 50000  /* about 1 KiB each */
 #define ENGINE_KEY_MAX        (2 + ENGINE_ACCOUNT_MAX + 1)
 /* Audit rows and device touches waiting for the writer thread; past this,
  * workers write themselves (back-pressure, never loss). */

@@ -6,7 +6,8 @@
 
 #include "lib/hmap.h"
 
-#define RATELIMIT_BUCKETS 8192
+#define RATELIMIT_BUCKETS           65536
+#define RATELIMIT_SWEEP_INTERVAL_MS 1000
 
 static void
 ratelimit_rotate(struct ratelimit_window *w, const struct ratelimit_params *p,
@@ -71,6 +72,7 @@ struct ratelimit {
 	pthread_mutex_t lock;
 	struct hmap *keys;
 	size_t max_keys;
+	uint64_t last_sweep_ms;
 };
 
 struct ratelimit *
@@ -137,6 +139,11 @@ ratelimit_entry(struct ratelimit *rl, const char *key, uint64_t window_ms,
 	if (w != NULL)
 		return w;
 	if (hmap_count(rl->keys) >= rl->max_keys) {
+		/* a full sweep at most once a second (see tracker.c) */
+		if (rl->last_sweep_ms != 0 && now_ms >= rl->last_sweep_ms &&
+		    now_ms - rl->last_sweep_ms < RATELIMIT_SWEEP_INTERVAL_MS)
+			return NULL;
+		rl->last_sweep_ms = now_ms;
 		struct ratelimit_sweep_arg a = {now_ms, 2 * window_ms};
 		hmap_sweep(rl->keys, ratelimit_stale, &a);
 		if (hmap_count(rl->keys) >= rl->max_keys)

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/hmap.h"
 
-#define TRACKER_BUCKETS      4096
-#define TRACKER_NETWORKS_MAX 8
+#define TRACKER_BUCKETS           65536
+#define TRACKER_SWEEP_INTERVAL_MS 1000
+#define TRACKER_NETWORKS_MAX      8
 
 struct tracker_account {
 	uint64_t hash; /* of the account name */
@@ -33,7 +35,16 @@ struct tracker {
 	pthread_mutex_t lock;
 	struct hmap *tokens;
 	size_t max_tokens;
+	uint64_t last_sweep_ms;
 };
+
+static uint64_t
+tracker_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts); /* as the engine's times */
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static uint64_t
 tracker_hash(const char *s)
@@ -93,6 +104,14 @@ tracker_get(struct tracker *t, const char *token, uint64_t now_ms,
 	if (tt != NULL)
 		return tt;
 	if (hmap_count(t->tokens) >= t->max_tokens) {
+		/* Full: sweep at most once a second, since a sweep walks the
+		 * whole table and a flood of new tokens must not make every
+		 * login pay for it; meanwhile new tokens go untracked. */
+		if (now_ms >= t->last_sweep_ms &&
+		    now_ms - t->last_sweep_ms < TRACKER_SWEEP_INTERVAL_MS &&
+		    t->last_sweep_ms != 0)
+			return NULL;
+		t->last_sweep_ms = now_ms;
 		uint64_t cutoff = now_ms > window_ms ? now_ms - window_ms : 0;
 		hmap_sweep(t->tokens, tracker_idle, &cutoff);
 		if (hmap_count(t->tokens) >= t->max_tokens)
@@ -157,7 +176,7 @@ tracker_session_acquire(struct tracker *t, const char *token,
 	bool ok = false;
 	*other_network = false;
 	pthread_mutex_lock(&t->lock);
-	struct tracker_token *tt = tracker_get(t, token, 0, 0);
+	struct tracker_token *tt = tracker_get(t, token, tracker_now_ms(), 0);
 	if (tt == NULL) {
 		ok = true; /* untracked: fail open, the cap is best effort */
 		goto out;

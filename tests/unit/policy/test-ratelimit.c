@@ -337,13 +337,14 @@ pol6_table_bounded(void **state)
 	 * T0 + 2000 ... */
 	ratelimit_fail(rl, "c", &p, T0 + 1999);
 	assert_int_equal(tcheck(rl, "c", &p, T0 + 1999).failures, 0);
-	/* ... stale at T0 + 2000: swept, and c now fits */
-	ratelimit_fail(rl, "c", &p, T0 + 2000);
-	assert_int_equal(tcheck(rl, "c", &p, T0 + 2000).failures, 1);
-	ratelimit_fail(rl, "d", &p, T0 + 2000);
-	assert_int_equal(tcheck(rl, "d", &p, T0 + 2000).failures, 1);
-	ratelimit_fail(rl, "e", &p, T0 + 2000); /* full again */
-	assert_int_equal(tcheck(rl, "e", &p, T0 + 2000).failures, 0);
+	/* ... stale by T0 + 3000 (and a second after the last sweep, which
+	 * a full table does at most once a second): swept, c now fits */
+	ratelimit_fail(rl, "c", &p, T0 + 3000);
+	assert_int_equal(tcheck(rl, "c", &p, T0 + 3000).failures, 1);
+	ratelimit_fail(rl, "d", &p, T0 + 3000);
+	assert_int_equal(tcheck(rl, "d", &p, T0 + 3000).failures, 1);
+	ratelimit_fail(rl, "e", &p, T0 + 3000); /* full again */
+	assert_int_equal(tcheck(rl, "e", &p, T0 + 3000).failures, 0);
 	ratelimit_free(rl);
 
 	/* A blocked key is never swept, however old its failures. */
