@@ -41,8 +41,9 @@ imap_store(struct imap_cmd_ctx *ctx)
 	return s->store;
 }
 
-void
-imap_mail_release(struct imap_session *s)
+/* Back to the authenticated state, the mailbox closed without expunging. */
+static void
+imap_deselect(struct imap_session *s)
 {
 	if (s->mb != NULL) {
 		mailbox_close(s->mb);
@@ -50,6 +51,14 @@ imap_mail_release(struct imap_session *s)
 	}
 	free(s->mb_name);
 	s->mb_name = NULL;
+	if (s->state == IMAP_STATE_SELECTED)
+		s->state = IMAP_STATE_AUTH;
+}
+
+void
+imap_mail_release(struct imap_session *s)
+{
+	imap_deselect(s);
 	if (s->store != NULL) {
 		mailstore_close(s->store);
 		s->store = NULL;
@@ -156,11 +165,7 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	bool readonly = strcmp(ctx->cmd.name, "EXAMINE") == 0;
 	if (s->mb != NULL) {
 		/* RFC 9051 6.3.2: the old one is closed, without expunging */
-		mailbox_close(s->mb);
-		s->mb = NULL;
-		free(s->mb_name);
-		s->mb_name = NULL;
-		s->state = IMAP_STATE_AUTH;
+		imap_deselect(s);
 		if (s->rev2)
 			buf_append_str(
 			        ctx->out,
@@ -269,11 +274,7 @@ imap_cmd_delete(struct imap_cmd_ctx *ctx)
 	    strcmp(s->mb_name, name) == 0) {
 		/* deleting the selected mailbox deselects it, as Dovecot does,
 		 * rather than ending the session at the next sync */
-		mailbox_close(s->mb);
-		s->mb = NULL;
-		free(s->mb_name);
-		s->mb_name = NULL;
-		s->state = IMAP_STATE_AUTH;
+		imap_deselect(s);
 	}
 	char err[IMAP_MAIL_ERR_MAX] = "";
 	enum mail_result r = mailstore_delete(ms, name, err, sizeof(err));
@@ -655,11 +656,7 @@ imap_cmd_close(struct imap_cmd_ctx *ctx)
 		char err[IMAP_MAIL_ERR_MAX];
 		mailbox_expunge(s->mb, NULL, 0, err, sizeof(err));
 	}
-	mailbox_close(s->mb);
-	s->mb = NULL;
-	free(s->mb_name);
-	s->mb_name = NULL;
-	s->state = IMAP_STATE_AUTH;
+	imap_deselect(s);
 	return imap_cmd_ok(ctx, NULL,
 	                   close ? "Close completed." : "Unselect completed.");
 }
