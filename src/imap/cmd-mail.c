@@ -219,9 +219,11 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	        readonly ? "Examine completed." : "Select completed.");
 }
 
-/* One mailbox argument, for CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE. */
+/* One mailbox argument and the user's store, for CREATE, DELETE,
+ * SUBSCRIBE, UNSUBSCRIBE; NULL with the answer in *act otherwise. */
 static const char *
-imap_one_mailbox(struct imap_cmd_ctx *ctx, enum imap_action *act)
+imap_one_mailbox(struct imap_cmd_ctx *ctx, struct mailstore **ms,
+                 enum imap_action *act)
 {
 	struct imap_arg *args;
 	size_t count;
@@ -233,6 +235,9 @@ imap_one_mailbox(struct imap_cmd_ctx *ctx, enum imap_action *act)
 		snprintf(text, sizeof(text), "%s takes one mailbox name.",
 		         ctx->cmd.name);
 		*act = imap_cmd_bad(ctx, text);
+	} else if ((*ms = imap_store(ctx)) == NULL) {
+		*act = imap_no_store(ctx);
+		name = NULL;
 	}
 	return name;
 }
@@ -241,12 +246,10 @@ enum imap_action
 imap_cmd_create(struct imap_cmd_ctx *ctx)
 {
 	enum imap_action act;
-	const char *name = imap_one_mailbox(ctx, &act);
+	struct mailstore *ms;
+	const char *name = imap_one_mailbox(ctx, &ms, &act);
 	if (name == NULL)
 		return act;
-	struct mailstore *ms = imap_store(ctx);
-	if (ms == NULL)
-		return imap_no_store(ctx);
 	/* RFC 9051 6.3.4: a trailing separator only says "will have
 	 * children" */
 	char trimmed[MAIL_NAME_MAX + 1];
@@ -263,12 +266,10 @@ enum imap_action
 imap_cmd_delete(struct imap_cmd_ctx *ctx)
 {
 	enum imap_action act;
-	const char *name = imap_one_mailbox(ctx, &act);
+	struct mailstore *ms;
+	const char *name = imap_one_mailbox(ctx, &ms, &act);
 	if (name == NULL)
 		return act;
-	struct mailstore *ms = imap_store(ctx);
-	if (ms == NULL)
-		return imap_no_store(ctx);
 	struct imap_session *s = ctx->s;
 	if (s->mb != NULL && s->mb_name != NULL &&
 	    strcmp(s->mb_name, name) == 0) {
@@ -305,12 +306,10 @@ enum imap_action
 imap_cmd_subscribe(struct imap_cmd_ctx *ctx)
 {
 	enum imap_action act;
-	const char *name = imap_one_mailbox(ctx, &act);
+	struct mailstore *ms;
+	const char *name = imap_one_mailbox(ctx, &ms, &act);
 	if (name == NULL)
 		return act;
-	struct mailstore *ms = imap_store(ctx);
-	if (ms == NULL)
-		return imap_no_store(ctx);
 	bool on = strcmp(ctx->cmd.name, "SUBSCRIBE") == 0;
 	char err[IMAP_MAIL_ERR_MAX] = "";
 	enum mail_result r =
