@@ -1,6 +1,6 @@
 """Limits, timeouts, connection caps, signals, listeners.
 
-These are the contract's hardening rules (docs/CONTRACT-draft.txt); the ones
+These are the server's hardening rules (docs/CONFIGURATION.md, Limits); the ones
 that touch CLIENTID name their CID-* rule.
 """
 

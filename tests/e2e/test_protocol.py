@@ -2,7 +2,7 @@
 
 Rules referenced: CID-POL-2 (uniform auth failure), CID-RES-2 (identity
 handed to every auth path), CID-CAP-1 (capabilities), and the contract texts
-of docs/CONTRACT-draft.txt.
+of docs/CONFIGURATION.md and imapcidd(8).
 """
 
 import imaplib

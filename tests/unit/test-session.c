@@ -1,7 +1,7 @@
 /*
  * The IMAP session state machine, driven with plain buffers: no sockets, no
  * TLS, no threads. Rules from spec/CLIENTID.md are named by id (CID-*);
- * response texts come from docs/CONTRACT-draft.txt.
+ * response texts are those of docs/CONFIGURATION.md and imapcidd(8).
  */
 #include <stdarg.h>
 #include <stddef.h>
