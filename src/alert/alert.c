@@ -1,4 +1,5 @@
 #include "alert.h"
+#include "lib/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,14 +57,6 @@ struct alert {
 	struct alert_hook *hooks;
 	struct alert_child children[ALERT_CHILDREN_MAX];
 };
-
-static uint64_t
-alert_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t
 alert_json_str(char *out, size_t outlen, const char *s)
@@ -141,13 +134,13 @@ alert_spawn(struct alert *a, char *const argv[], const char *body)
 		log_warn("alert: short write to %s", argv[0]);
 	close(fds[1]);
 	a->children[slot].pid = pid;
-	a->children[slot].started_ms = alert_now_ms();
+	a->children[slot].started_ms = clock_mono_ms();
 }
 
 static void
 alert_reap(struct alert *a)
 {
-	uint64_t now = alert_now_ms();
+	uint64_t now = clock_mono_ms();
 	for (int i = 0; i < ALERT_CHILDREN_MAX; i++) {
 		struct alert_child *c = &a->children[i];
 		if (c->pid == 0)
@@ -269,8 +262,8 @@ alert_webhook_results(struct alert *a)
 			alert_hook_free(a, h);
 		} else if (h->attempts <= a->o.webhook_retries) {
 			h->retry_at_ms =
-			        alert_now_ms() + ((uint64_t)ALERT_RETRY_BASE_MS
-			                          << (h->attempts - 1));
+			        clock_mono_ms() + ((uint64_t)ALERT_RETRY_BASE_MS
+			                           << (h->attempts - 1));
 		} else {
 			log_warn("alert: webhook failed after %u attempts: %s",
 			         h->attempts,
@@ -279,7 +272,7 @@ alert_webhook_results(struct alert *a)
 			alert_hook_free(a, h);
 		}
 	}
-	uint64_t now = alert_now_ms();
+	uint64_t now = clock_mono_ms();
 	for (struct alert_hook *h = a->hooks; h != NULL; h = h->next)
 		if (h->retry_at_ms != 0 && h->retry_at_ms <= now)
 			alert_hook_start(a, h);
@@ -333,7 +326,7 @@ alert_main(void *arg)
 		alert_webhook_results(a);
 		alert_reap(a);
 		if (stopping) {
-			uint64_t now = alert_now_ms();
+			uint64_t now = clock_mono_ms();
 			if (drain_until == 0)
 				drain_until = now + ALERT_DRAIN_MS;
 			if ((a->hooks == NULL && !alert_children_running(a)) ||

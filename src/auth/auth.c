@@ -1,4 +1,5 @@
 #include "auth.h"
+#include "lib/clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -79,14 +80,6 @@ auth_service_free(struct auth_service *svc)
 	free(svc);
 }
 
-static uint64_t
-auth_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static struct passdb *
 auth_db_get(struct auth_service *svc)
 {
@@ -154,9 +147,9 @@ auth_fast_path(struct auth_service *svc, const struct auth_request *req)
 {
 	struct passdb *db = auth_db_get(svc);
 	const char *stored = passdb_lookup(db, req->user);
-	bool hit =
-	        stored != NULL && credcache_check(svc->cache, req->user, stored,
-	                                          req->password, auth_now_ms());
+	bool hit = stored != NULL &&
+	           credcache_check(svc->cache, req->user, stored, req->password,
+	                           clock_wall_ms());
 	passdb_unref(db);
 	return hit;
 }

@@ -2,18 +2,15 @@
 #include "commands.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "lib/log.h"
 #include "mail/mime.h"
 
 #define IMAP_FETCH_ITEMS_MAX 64
-#define IMAP_READ_CHUNK      65536
 
 enum fetch_kind {
 	FETCH_FLAGS,
@@ -37,46 +34,6 @@ struct fetch_item {
 	uint64_t offset, length;
 	const char *label; /* how the response names it */
 };
-
-/* The message as CRLF octets (stored files may use bare LF). */
-static bool
-fetch_load(struct imap_cmd_ctx *ctx, uint32_t seq, struct buf *msg)
-{
-	char err[256];
-	int fd = mailbox_msg_fd(ctx->s->mb, seq, err, sizeof(err));
-	if (fd < 0)
-		return false;
-	uint8_t chunk[IMAP_READ_CHUNK];
-	uint8_t prev = 0;
-	bool ok = true;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ok = false;
-			break;
-		}
-		if (n == 0)
-			break;
-		/* copy in runs, putting a CR before every bare LF */
-		size_t run = 0;
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (chunk[i] == '\n' && prev != '\r') {
-				buf_append(msg, chunk + run, i - run);
-				buf_append(msg, "\r", 1);
-				run = i;
-			}
-			prev = chunk[i];
-		}
-		if (!buf_append(msg, chunk + run, (size_t)n - run)) {
-			ok = false;
-			break;
-		}
-	}
-	close(fd);
-	return ok;
-}
 
 /* section = [part *("." part)] ["." (HEADER / HEADER.FIELDS[.NOT] list
  * / TEXT / MIME)], MIME only after a part, parts non-zero (RFC 3501 9). */
@@ -279,7 +236,7 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	struct buf msg = BUF_INIT;
 	struct mime_message *mm = NULL;
 	if (need_msg) {
-		if (!fetch_load(ctx, seq, &msg)) {
+		if (!imap_mail_load(ctx->s->mb, seq, &msg)) {
 			buf_free(&msg);
 			return false; /* expunged by someone else meanwhile */
 		}

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "imap/seqset.h"
 #include "mail/mime.h"
@@ -293,17 +292,10 @@ search_load(struct search_msg *sm)
 	if (sm->loaded)
 		return !sm->failed;
 	sm->loaded = true;
-	char err[256];
-	int fd = mailbox_msg_fd(sm->ctx->s->mb, sm->seq, err, sizeof(err));
-	if (fd < 0) {
+	if (!imap_mail_load(sm->ctx->s->mb, sm->seq, &sm->data)) {
 		sm->failed = true;
 		return false;
 	}
-	uint8_t chunk[65536];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_append(&sm->data, chunk, (size_t)n);
-	close(fd);
 	sm->mm = mime_parse(sm->data.data, sm->data.len);
 	return true;
 }

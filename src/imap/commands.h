@@ -136,6 +136,9 @@ bool imap_parse_flag_list(const struct imap_arg *list, uint32_t *flags,
 /* "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 date-time). */
 bool imap_parse_datetime(const char *s, int64_t *out);
 void imap_write_datetime(struct buf *out, int64_t t);
+/* A message's octets with CRLF line ends (stored files may use bare LF),
+ * appended to msg; false if it is gone. For FETCH and SEARCH. */
+bool imap_mail_load(struct mailbox *mb, uint32_t seq, struct buf *msg);
 /* "d-Mon-yyyy" (SEARCH dates): the start of that day, UTC. */
 bool imap_parse_date(const char *s, int64_t *out);
 

@@ -4,6 +4,7 @@
  * I/O thread that accepted it.
  */
 #include "conn.h"
+#include "lib/clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -81,13 +82,6 @@ conn_busy(const struct conn *c)
 	return c->job != NULL || c->mail_job != NULL;
 }
 
-static uint64_t
-conn_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 static void conn_update_events(struct conn *c, bool reset_timer);
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -455,7 +449,7 @@ conn_auth_done(struct ioloop_task *task)
 	uint64_t delay = j->res.delay_ms;
 	if (!j->res.ok) {
 		uint64_t fixed = c->th->srv->opts.auth_failure_delay_ms;
-		uint64_t spent = conn_now_ms() - j->started_ms;
+		uint64_t spent = clock_mono_ms() - j->started_ms;
 		uint64_t pad = fixed > spent ? fixed - spent : 0;
 		if (pad > delay)
 			delay = pad;
@@ -488,7 +482,7 @@ conn_auth_submit(struct conn *c)
 	j->job.done.fn = conn_auth_done;
 	j->job.origin = &c->th->loop;
 	c->job = j;
-	j->started_ms = conn_now_ms();
+	j->started_ms = clock_mono_ms();
 	/* Credentials that logged in recently jump the queue: a flood of
 	 * wrong passwords must not keep known users waiting. */
 	workers_submit(c->th->srv->workers, &j->job,

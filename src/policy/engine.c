@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "lib/clock.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -237,14 +238,6 @@ policy_engine_free(struct policy_engine *e)
 	free(e);
 }
 
-static uint64_t
-engine_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 engine_key(char *out, size_t len, unsigned key, const struct engine_attempt *a)
 {
@@ -289,7 +282,7 @@ policy_engine_begin(struct policy_engine *e, struct engine_attempt *a)
 	const struct policy_rules *rules = &e->o.rules;
 	struct policy_input *in = &a->in;
 	memset(in, 0, sizeof(*in));
-	a->now_ms = engine_now_ms();
+	a->now_ms = clock_wall_ms();
 	snprintf(a->account, sizeof(a->account), "%s", a->user);
 	for (char *p = a->account; *p; p++)
 		*p = (char)tolower((unsigned char)*p);

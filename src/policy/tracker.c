@@ -1,4 +1,5 @@
 #include "tracker.h"
+#include "lib/clock.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -37,14 +38,6 @@ struct tracker {
 	size_t max_tokens;
 	uint64_t last_sweep_ms;
 };
-
-static uint64_t
-tracker_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts); /* as the engine's times */
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 tracker_hash(const char *s)
@@ -176,7 +169,7 @@ tracker_session_acquire(struct tracker *t, const char *token,
 	bool ok = false;
 	*other_network = false;
 	pthread_mutex_lock(&t->lock);
-	struct tracker_token *tt = tracker_get(t, token, tracker_now_ms(), 0);
+	struct tracker_token *tt = tracker_get(t, token, clock_wall_ms(), 0);
 	if (tt == NULL) {
 		ok = true; /* untracked: fail open, the cap is best effort */
 		goto out;
