@@ -112,7 +112,7 @@ imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
 }
 
 bool
-imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges)
+imap_mail_sync(struct imap_cmd_ctx *ctx)
 {
 	struct imap_session *s = ctx->s;
 	if (s->mb == NULL)
@@ -120,7 +120,6 @@ imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges)
 	struct mail_changes ch;
 	char err[IMAP_MAIL_ERR_MAX];
 	memset(&ch, 0, sizeof(ch));
-	(void)report_expunges;
 	if (mailbox_sync(s->mb, &ch, err, sizeof(err)) != MAIL_OK) {
 		log_warn("mail: user=%s: sync: %s", s->user, err);
 		return false;
@@ -600,7 +599,7 @@ imap_cmd_append(struct imap_cmd_ctx *ctx)
 	if (r != MAIL_OK)
 		return imap_mail_result(ctx, r, err, NULL);
 	if (ctx->s->mb != NULL)
-		imap_mail_sync(ctx, true);
+		imap_mail_sync(ctx);
 	char code[64];
 	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
 	return imap_cmd_ok(ctx, code, "Append completed.");
@@ -615,7 +614,7 @@ imap_cmd_mail_noop(struct imap_cmd_ctx *ctx)
 		         ctx->cmd.name);
 		return imap_cmd_bad(ctx, text);
 	}
-	if (!imap_mail_sync(ctx, true)) {
+	if (!imap_mail_sync(ctx)) {
 		imap_session_bye(ctx->s, ctx->out,
 		                 "The selected mailbox is gone.");
 		return IMAP_ACTION_CLOSE;
@@ -640,7 +639,7 @@ imap_expunge(struct imap_cmd_ctx *ctx, const uint32_t *uids, size_t n)
 		imap_mail_result(ctx, r, err, NULL);
 		return false;
 	}
-	imap_mail_sync(ctx, true);
+	imap_mail_sync(ctx);
 	return true;
 }
 
@@ -757,11 +756,11 @@ imap_copy(struct imap_cmd_ctx *ctx, bool uid)
 		/* RFC 6851: COPYUID untagged, then the expunges */
 		buf_printf(ctx->out, "* OK [%s] Moved.\r\n",
 		           (const char *)code.data);
-		imap_mail_sync(ctx, true);
+		imap_mail_sync(ctx);
 		buf_free(&code);
 		return imap_cmd_ok(ctx, NULL, "Move completed.");
 	}
-	imap_mail_sync(ctx, true); /* a copy into this mailbox: EXISTS */
+	imap_mail_sync(ctx); /* a copy into this mailbox: EXISTS */
 	act = imap_cmd_ok(ctx, (const char *)code.data, "Copy completed.");
 	buf_free(&code);
 	return act;

@@ -111,8 +111,9 @@ enum imap_action imap_cmd_search(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_uid(struct imap_cmd_ctx *ctx);
 enum imap_action imap_cmd_idle(struct imap_cmd_ctx *ctx);
 /* Untagged EXPUNGE/EXISTS/RECENT/FETCH for what changed in the selected
- * mailbox; false (with a BYE written) if the mailbox is gone. */
-bool imap_mail_sync(struct imap_cmd_ctx *ctx, bool report_expunges);
+ * mailbox; false if it cannot be synced (gone). Never called during FETCH,
+ * STORE or SEARCH, which may not report expunges (RFC 9051 7.5.1). */
+bool imap_mail_sync(struct imap_cmd_ctx *ctx);
 /* Closes the selected mailbox and its store handle. */
 void imap_mail_release(struct imap_session *s);
 /* The messages of a sequence or UID set, as ascending sequence numbers

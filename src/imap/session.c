@@ -472,7 +472,7 @@ void
 imap_session_idle_sync(struct imap_session *s, struct buf *out)
 {
 	struct imap_cmd_ctx ctx = {.s = s, .arena = ARENA_INIT, .out = out};
-	imap_mail_sync(&ctx, true);
+	imap_mail_sync(&ctx);
 	arena_free(&ctx.arena);
 }
 
