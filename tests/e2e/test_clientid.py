@@ -357,7 +357,11 @@ class ClientIdRestrictions(ClientIdBase):
         tok = new_token()
         ref = self.login_with(b" UUID " + tok.encode())["clientid"]
         c = self.tls()
+        failed = self.server.mark()
         self.assertEqual(c.cmd("LOGIN joe wrong")[1], AUTH_FAILED)
+        # the failure's log line must be read before the next mark, or it
+        # would be taken for the second login's
+        self.assertEqual(self.server.wait_auth(failed, user="joe")[0].get("clientid"), "-")
         self.assertEqual(self.send_clientid(c, b" UUID " + tok.encode()), OK_CLIENTID)
         mark = self.server.mark()
         self.assertLoggedIn(c.cmd("LOGIN joe password")[1])
