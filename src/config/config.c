@@ -74,7 +74,7 @@ static const struct config_key config_keys[] = {
         K(limit_line_preauth, CONFIG_SIZE, "4k", 256, 64 * KIB, NULL),
         K(limit_line, CONFIG_SIZE, "64k", 1 * KIB, 16 * MIB, NULL),
         K(limit_literal_preauth, CONFIG_SIZE, "4k", 0, 64 * KIB, NULL),
-        K(limit_literal, CONFIG_SIZE, "32M", 0, 1024 * MIB, NULL),
+        K(limit_literal, CONFIG_SIZE, "64M", 0, 1024 * MIB, NULL),
         K(limit_nesting_preauth, CONFIG_UINT, "4", 1, 16, NULL),
         K(limit_nesting, CONFIG_UINT, "32", 1, 256, NULL),
         K(limit_bad_commands_preauth, CONFIG_UINT, "3", 1, 1000, NULL),

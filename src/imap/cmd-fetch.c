@@ -2,21 +2,30 @@
 #include "commands.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "mail/mime.h"
 
 #define IMAP_FETCH_ITEMS_MAX 64
+/* Whole-message items (BODY[], RFC822, BINARY[]) of messages at least this
+ * large are copied from the file to the client a chunk at a time, never
+ * held whole in memory; smaller ones are answered from a loaded copy. */
+#define IMAP_FETCH_STREAM_MIN (256 * 1024)
+/* Octets read from a message file per streamed chunk. */
+#define IMAP_FETCH_STREAM_CHUNK (64 * 1024)
 
 enum fetch_kind {
 	FETCH_FLAGS,
 	FETCH_UID,
 	FETCH_INTERNALDATE,
 	FETCH_SIZE,
+	/* the kinds from here on need the message's octets */
 	FETCH_ENVELOPE,
 	FETCH_BODYSTRUCTURE,
 	FETCH_BODY, /* the non-extensible structure */
@@ -24,6 +33,8 @@ enum fetch_kind {
 	FETCH_RFC822,        /* = BODY[] */
 	FETCH_RFC822_HEADER, /* = BODY.PEEK[HEADER] */
 	FETCH_RFC822_TEXT,   /* = BODY[TEXT] */
+	FETCH_BINARY,        /* BINARY[part] (RFC 3516) */
+	FETCH_BINARY_SIZE,   /* BINARY.SIZE[part] */
 };
 
 struct fetch_item {
@@ -73,6 +84,25 @@ fetch_section_valid(const char *sec)
 	return n >= 2 && p[n - 1] == ')' && p[0] != ')' && p[0] != ' ';
 }
 
+/* section-binary = "[" [section-part] "]": non-zero numbers and dots. */
+static bool
+fetch_binary_section_valid(const char *sec)
+{
+	const char *p = sec;
+	if (*p == '\0')
+		return true;
+	for (;;) {
+		if (!isdigit((unsigned char)*p) || *p == '0')
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return true;
+		if (*p++ != '.')
+			return false;
+	}
+}
+
 static bool
 fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 {
@@ -91,6 +121,17 @@ fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 	        {"RFC822.HEADER", FETCH_RFC822_HEADER},
 	        {"RFC822.TEXT", FETCH_RFC822_TEXT},
 	};
+	static const struct {
+		const char *name;
+		enum fetch_kind kind;
+		bool peek;
+	} sectioned[] = {
+	        {"BODY", FETCH_SECTION, false},
+	        {"BODY.PEEK", FETCH_SECTION, true},
+	        {"BINARY", FETCH_BINARY, false},
+	        {"BINARY.PEEK", FETCH_BINARY, true},
+	        {"BINARY.SIZE", FETCH_BINARY_SIZE, true},
+	};
 	memset(it, 0, sizeof(*it));
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
 		if (strcasecmp(s, simple[i].name) == 0) {
@@ -101,13 +142,15 @@ fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 	const char *br = strchr(s, '[');
 	if (br == NULL)
 		return false;
-	size_t nlen = (size_t)(br - s);
-	if (nlen == 4 && strncasecmp(s, "BODY", 4) == 0)
-		it->peek = false;
-	else if (nlen == 9 && strncasecmp(s, "BODY.PEEK", 9) == 0)
-		it->peek = true;
-	else
+	size_t nlen = (size_t)(br - s), k;
+	for (k = 0; k < sizeof(sectioned) / sizeof(sectioned[0]); k++)
+		if (nlen == strlen(sectioned[k].name) &&
+		    strncasecmp(s, sectioned[k].name, nlen) == 0)
+			break;
+	if (k == sizeof(sectioned) / sizeof(sectioned[0]))
 		return false;
+	it->kind = sectioned[k].kind;
+	it->peek = sectioned[k].peek;
 	const char *close = strrchr(s, ']');
 	if (close == NULL || close < br)
 		return false;
@@ -117,12 +160,12 @@ fetch_parse_item(struct imap_cmd_ctx *ctx, const char *s, struct fetch_item *it)
 		return false;
 	for (char *p = sec; *p && *p != '('; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (!fetch_section_valid(sec))
+	if (it->kind == FETCH_SECTION ? !fetch_section_valid(sec)
+	                              : !fetch_binary_section_valid(sec))
 		return false;
-	it->kind = FETCH_SECTION;
 	it->section = sec;
 	const char *rest = close + 1;
-	if (*rest == '<') {
+	if (*rest == '<' && it->kind != FETCH_BINARY_SIZE) {
 		unsigned long long off, len;
 		char tail;
 		if (sscanf(rest, "<%llu.%llu%c", &off, &len, &tail) != 3 ||
@@ -179,10 +222,32 @@ fetch_items(struct imap_cmd_ctx *ctx, const struct imap_arg *a,
 	return k;
 }
 
+/* The octets p[0 .. n) cut to the item's <offset.length>, with the
+ * "<offset>" the response then carries. */
 static void
-fetch_literal(struct buf *out, const uint8_t *p, size_t n)
+fetch_cut(struct buf *o, const struct fetch_item *it, const uint8_t **p,
+          size_t *n)
 {
-	buf_printf(out, "{%zu}\r\n", n);
+	if (!it->partial)
+		return;
+	buf_printf(o, "<%llu>", (unsigned long long)it->offset);
+	if (it->offset >= *n) {
+		*p += *n;
+		*n = 0;
+		return;
+	}
+	*p += it->offset;
+	*n -= (size_t)it->offset;
+	if (*n > it->length)
+		*n = (size_t)it->length;
+}
+
+/* A literal; literal8 ("~{n}", RFC 3516) when binary holds a NUL. */
+static void
+fetch_literal(struct buf *out, const uint8_t *p, size_t n, bool binary)
+{
+	bool nul = binary && memchr(p, '\0', n) != NULL;
+	buf_printf(out, " %s{%zu}\r\n", nul ? "~" : "", n);
 	buf_append(out, p, n);
 }
 
@@ -199,76 +264,226 @@ fetch_section(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
 	buf_printf(ctx->out, "BODY[%s]", it->section);
 	const uint8_t *p = buf_head(&part);
 	size_t n = buf_used(&part);
-	if (it->partial) {
-		buf_printf(ctx->out, "<%llu>", (unsigned long long)it->offset);
-		if (it->offset >= n) {
-			p += n;
-			n = 0;
-		} else {
-			p += it->offset;
-			n -= (size_t)it->offset;
-			if (n > it->length)
-				n = (size_t)it->length;
-		}
-	}
-	buf_append_str(ctx->out, " ");
-	fetch_literal(ctx->out, p, n);
+	fetch_cut(ctx->out, it, &p, &n);
+	fetch_literal(ctx->out, p, n, false);
 	buf_free(&part);
 	return true;
 }
 
+/* One BINARY[...] or BINARY.SIZE[...] item; false with *unknown_cte set
+ * if the part's encoding cannot be undone (then the command says NO). */
+static bool
+fetch_binary(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
+             const struct mime_message *mm, const struct buf *msg,
+             bool *unknown_cte)
+{
+	struct buf dec = BUF_INIT;
+	enum mime_binary_result r =
+	        mime_binary(mm, it->section, msg->data, &dec);
+	if (r == MIME_BINARY_UNKNOWN_CTE)
+		*unknown_cte = true;
+	if (r != MIME_BINARY_OK) {
+		buf_free(&dec);
+		return false;
+	}
+	const uint8_t *p = buf_head(&dec);
+	size_t n = buf_used(&dec);
+	if (it->kind == FETCH_BINARY_SIZE) {
+		buf_printf(ctx->out, "BINARY.SIZE[%s] %zu", it->section, n);
+	} else {
+		buf_printf(ctx->out, "BINARY[%s]", it->section);
+		fetch_cut(ctx->out, it, &p, &n);
+		fetch_literal(ctx->out, p, n, true);
+	}
+	buf_free(&dec);
+	return true;
+}
+
+/* The item is the whole message as stored (with CRLF line ends). */
+static bool
+fetch_whole(const struct fetch_item *it)
+{
+	return it->kind == FETCH_RFC822 ||
+	       ((it->kind == FETCH_SECTION || it->kind == FETCH_BINARY) &&
+	        it->section[0] == '\0');
+}
+
+static void
+fetch_stream_end(struct imap_fetch_resume *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->streaming = false;
+}
+
+void
+imap_fetch_resume_clear(struct imap_fetch_resume *r)
+{
+	if (r->streaming)
+		fetch_stream_end(r);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+/*
+ * Copies the next part of a streamed literal to out, putting a CR before
+ * every bare LF as imap_mail_load() does, skipping the first r->skip
+ * converted octets (a partial fetch). Stops when the literal is complete
+ * or out holds IMAP_MAIL_OUTPUT_CHUNK. The literal's length was promised
+ * from the store's RFC822.SIZE: if the file ends early it is padded with
+ * spaces (and logged), so the client's parser never loses its place.
+ */
+static void
+fetch_stream_pump(struct imap_fetch_resume *r, struct buf *out)
+{
+	static _Thread_local uint8_t raw[IMAP_FETCH_STREAM_CHUNK];
+	static _Thread_local uint8_t conv[2 * IMAP_FETCH_STREAM_CHUNK];
+	while (r->left > 0 && buf_used(out) < IMAP_MAIL_OUTPUT_CHUNK) {
+		ssize_t n = r->fd >= 0 ? read(r->fd, raw, sizeof(raw)) : 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_error("fetch: message file ended %llu octets "
+			          "early; padded",
+			          (unsigned long long)r->left);
+			while (r->left > 0) {
+				size_t k = r->left > sizeof(conv)
+				                   ? sizeof(conv)
+				                   : (size_t)r->left;
+				memset(conv, ' ', k);
+				buf_append(out, conv, k);
+				r->left -= k;
+			}
+			break;
+		}
+		size_t c = 0;
+		for (size_t i = 0; i < (size_t)n; i++) {
+			if (raw[i] == '\n' && !r->prev_cr)
+				conv[c++] = '\r';
+			conv[c++] = raw[i];
+			r->prev_cr = raw[i] == '\r';
+		}
+		const uint8_t *p = conv;
+		if (r->skip > 0) {
+			size_t k = r->skip > c ? c : (size_t)r->skip;
+			p += k;
+			c -= k;
+			r->skip -= k;
+		}
+		if (c > r->left)
+			c = (size_t)r->left;
+		buf_append(out, p, c);
+		r->left -= c;
+	}
+	if (r->left == 0)
+		fetch_stream_end(r);
+}
+
+/* Starts streaming a whole-message item: writes its label and literal
+ * announcement and opens the file. */
+static void
+fetch_stream_start(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
+                   uint32_t seq, struct imap_fetch_resume *r)
+{
+	const struct mail_msg *m = mailbox_msg(ctx->s->mb, seq);
+	struct buf *o = ctx->out;
+	uint64_t size = m->size, off = 0, len = size;
+	if (it->kind == FETCH_RFC822)
+		buf_append_str(o, "RFC822");
+	else
+		buf_printf(o, "%s[]",
+		           it->kind == FETCH_BINARY ? "BINARY" : "BODY");
+	if (it->partial) {
+		buf_printf(o, "<%llu>", (unsigned long long)it->offset);
+		off = it->offset < size ? it->offset : size;
+		len = size - off < it->length ? size - off : it->length;
+	}
+	buf_printf(o, " {%llu}\r\n", (unsigned long long)len);
+	char err[256];
+	r->fd = mailbox_msg_fd(ctx->s->mb, seq, err, sizeof(err));
+	r->streaming = true;
+	r->skip = off;
+	r->left = len;
+	r->prev_cr = false;
+	fetch_stream_pump(r, o);
+}
+
+/*
+ * One message's FETCH response, or the rest of it when resuming a
+ * streamed literal. False when it stopped inside a streamed literal
+ * (r says where); *unknown_cte is set for a BINARY part we cannot decode.
+ */
 static bool
 fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
-          size_t nitems, bool uid)
+          size_t nitems, bool uid, struct imap_fetch_resume *r,
+          bool *unknown_cte)
 {
 	struct mailbox *mb = ctx->s->mb;
 	const struct mail_msg *m = mailbox_msg(mb, seq);
+	bool resuming = r->streaming || r->in_msg;
+	size_t start = resuming ? r->item + 1 : 0;
+	bool stream = m->size >= IMAP_FETCH_STREAM_MIN;
 	bool need_msg = false, set_seen = false, has_uid = false,
 	     has_flags = false;
 	for (size_t i = 0; i < nitems; i++) {
 		enum fetch_kind k = it[i].kind;
-		need_msg |= k >= FETCH_ENVELOPE;
-		set_seen |= (k == FETCH_SECTION && !it[i].peek) ||
+		if (i >= start)
+			need_msg |= k >= FETCH_ENVELOPE &&
+			            !(stream && fetch_whole(&it[i]));
+		set_seen |= ((k == FETCH_SECTION || k == FETCH_BINARY) &&
+		             !it[i].peek) ||
 		            k == FETCH_RFC822 || k == FETCH_RFC822_TEXT;
 		has_uid |= k == FETCH_UID;
 		has_flags |= k == FETCH_FLAGS;
+	}
+	struct buf *o = ctx->out;
+	if (r->streaming) {
+		fetch_stream_pump(r, o);
+		if (r->streaming)
+			return false;
 	}
 	struct buf msg = BUF_INIT;
 	struct mime_message *mm = NULL;
 	if (need_msg) {
 		if (!imap_mail_load(ctx->s->mb, seq, &msg)) {
 			buf_free(&msg);
-			return false; /* expunged by someone else meanwhile */
+			if (resuming) /* gone mid-way: close what was begun */
+				buf_append_str(o, ")\r\n");
+			r->in_msg = false;
+			return true; /* expunged by someone else meanwhile */
 		}
 		mm = mime_parse(msg.data, msg.len);
 	}
-	bool flags_changed = false;
-	if (set_seen && !(m->flags & MAIL_SEEN) && !mailbox_readonly(mb)) {
-		char err[256];
-		if (mailbox_set_flags(mb, seq, m->flags | MAIL_SEEN,
-		                      m->keywords, err, sizeof(err)) == MAIL_OK)
-			flags_changed = true;
-		m = mailbox_msg(mb, seq);
+	bool first = !resuming;
+	if (!resuming) {
+		bool flags_changed = false;
+		if (set_seen && !(m->flags & MAIL_SEEN) &&
+		    !mailbox_readonly(mb)) {
+			char err[256];
+			if (mailbox_set_flags(mb, seq, m->flags | MAIL_SEEN,
+			                      m->keywords, err,
+			                      sizeof(err)) == MAIL_OK)
+				flags_changed = true;
+			m = mailbox_msg(mb, seq);
+		}
+		buf_printf(o, "* %u FETCH (", seq);
+		if (uid && !has_uid) {
+			buf_printf(o, "UID %u", m->uid);
+			first = false;
+		}
+		if (flags_changed && !has_flags) {
+			if (!first)
+				buf_append(o, " ", 1);
+			imap_write_flags(o, mb, m);
+			first = false;
+		}
 	}
-	struct buf *o = ctx->out;
-	buf_printf(o, "* %u FETCH (", seq);
-	bool first = true;
-#define SEP()                                                                  \
-	do {                                                                   \
-		if (!first)                                                    \
-			buf_append(o, " ", 1);                                 \
-		first = false;                                                 \
-	} while (0)
-	if (uid && !has_uid) {
-		SEP();
-		buf_printf(o, "UID %u", m->uid);
-	}
-	if (flags_changed && !has_flags) {
-		SEP();
-		imap_write_flags(o, mb, m);
-	}
-	for (size_t i = 0; i < nitems; i++) {
-		SEP();
+	size_t i;
+	for (i = start; i < nitems; i++) {
+		if (!first)
+			buf_append(o, " ", 1);
+		first = false;
 		switch (it[i].kind) {
 		case FETCH_FLAGS:
 			imap_write_flags(o, mb, m);
@@ -298,8 +513,10 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			mime_write_bodystructure(o, mm, false);
 			break;
 		case FETCH_RFC822:
-			buf_append_str(o, "RFC822 ");
-			fetch_literal(o, msg.data, msg.len);
+			if (stream)
+				break; /* streamed below */
+			buf_append_str(o, "RFC822");
+			fetch_literal(o, msg.data, msg.len, false);
 			break;
 		case FETCH_RFC822_HEADER:
 		case FETCH_RFC822_TEXT: {
@@ -308,23 +525,48 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			bool head = it[i].kind == FETCH_RFC822_HEADER;
 			if (mime_section(mm, head ? "HEADER" : "TEXT", &sec))
 				mime_section_write(mm, &sec, msg.data, &part);
-			buf_printf(o, "%s ", it[i].label);
-			fetch_literal(o, buf_head(&part), buf_used(&part));
+			buf_append_str(o, it[i].label);
+			fetch_literal(o, buf_head(&part), buf_used(&part),
+			              false);
 			buf_free(&part);
 			break;
 		}
 		case FETCH_SECTION:
-			if (!fetch_section(ctx, &it[i], mm, &msg)) {
+			if (stream && fetch_whole(&it[i]))
+				break;
+			if (!fetch_section(ctx, &it[i], mm, &msg))
 				buf_printf(o, "BODY[%s] NIL", it[i].section);
-			}
+			break;
+		case FETCH_BINARY:
+		case FETCH_BINARY_SIZE:
+			if (stream && fetch_whole(&it[i]) &&
+			    it[i].kind == FETCH_BINARY)
+				break;
+			if (!fetch_binary(ctx, &it[i], mm, &msg, unknown_cte))
+				buf_printf(o, "%s[%s] NIL",
+				           it[i].kind == FETCH_BINARY
+				                   ? "BINARY"
+				                   : "BINARY.SIZE",
+				           it[i].section);
 			break;
 		}
+		if (stream && fetch_whole(&it[i]) &&
+		    it[i].kind != FETCH_BINARY_SIZE) {
+			fetch_stream_start(ctx, &it[i], seq, r);
+			if (r->streaming) {
+				r->in_msg = true;
+				r->item = i;
+				break;
+			}
+		}
 	}
-#undef SEP
-	buf_append_str(o, ")\r\n");
 	if (mm != NULL)
 		mime_free(mm);
 	buf_free(&msg);
+	if (i < nitems)
+		return false;
+	buf_append_str(o, ")\r\n");
+	r->in_msg = false;
 	return true;
 }
 
@@ -334,6 +576,7 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 	struct imap_arg *args;
 	size_t count;
 	enum imap_action act;
+	struct imap_fetch_resume *r = &ctx->s->fetch;
 	if (!imap_cmd_args(ctx, &args, &count, &act))
 		return act;
 	if (count != 2 || args[0].type != IMAP_ARG_ATOM)
@@ -349,9 +592,30 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 		return imap_cmd_bad(ctx, "Invalid sequence set.");
 	if (!uid && n == 0 && mailbox_count(ctx->s->mb) == 0)
 		return imap_cmd_bad(ctx, "No messages.");
-	for (size_t i = 0; i < n; i++)
-		fetch_one(ctx, seqs[i], items, nitems, uid);
+	/* A FETCH stops once IMAP_MAIL_OUTPUT_CHUNK of responses are
+	 * waiting and goes on when they have been read (the session runs
+	 * the same command again, and r says where it stopped), so neither
+	 * FETCH 1:* nor a 50 MB body is ever held whole in memory. */
+	size_t i = r->active ? r->next : 0;
+	bool unknown_cte = r->unknown_cte;
+	for (; i < n; i++) {
+		bool done = fetch_one(ctx, seqs[i], items, nitems, uid, r,
+		                      &unknown_cte);
+		if (!done || (buf_used(ctx->out) >= IMAP_MAIL_OUTPUT_CHUNK &&
+		              i + 1 < n)) {
+			r->active = true;
+			r->next = done ? i + 1 : i;
+			r->unknown_cte = unknown_cte;
+			ctx->s->mail_more = true;
+			return IMAP_ACTION_NONE;
+		}
+	}
+	imap_fetch_resume_clear(r);
 	mailbox_flush(ctx->s->mb); /* \Seen set by BODY[] is durable now */
+	if (unknown_cte)
+		return imap_cmd_no(ctx, "UNKNOWN-CTE",
+		                   "Cannot decode a part's "
+		                   "Content-Transfer-Encoding.");
 	return imap_cmd_ok(ctx, NULL, "Fetch completed.");
 }
 

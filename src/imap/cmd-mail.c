@@ -579,16 +579,34 @@ imap_cmd_append(struct imap_cmd_ctx *ctx)
 	struct mailstore *ms = imap_store(ctx);
 	if (ms == NULL)
 		return imap_no_store(ctx);
-	/* The store reads from a descriptor (messages will stream from
-	 * disk); the literal is in memory for now. */
-	int fd = memfd_create("append", MFD_CLOEXEC);
-	if (fd < 0 ||
-	    write(fd, args[i].str, args[i].len) != (ssize_t)args[i].len ||
-	    lseek(fd, 0, SEEK_SET) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return imap_cmd_no(ctx, "SERVERBUG",
-		                   "Cannot stage the message.");
+	/* The store reads from a descriptor: a big message is already in
+	 * the spill file the collector wrote it to as it arrived; a small one
+	 * is in memory and staged in a memory file. */
+	const struct imap_spill_file *sf = &ctx->s->mail_spill;
+	int fd;
+	if (args[i].spilled) {
+		if (sf->error)
+			return imap_cmd_no(ctx, "OVERQUOTA",
+			                   "Not enough disk space to receive "
+			                   "the message.");
+		fd = dup(sf->fd);
+		if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			if (fd >= 0)
+				close(fd);
+			return imap_cmd_no(ctx, "SERVERBUG",
+			                   "Cannot read the message back.");
+		}
+	} else {
+		fd = memfd_create("append", MFD_CLOEXEC);
+		if (fd < 0 ||
+		    write(fd, args[i].str, args[i].len) !=
+		            (ssize_t)args[i].len ||
+		    lseek(fd, 0, SEEK_SET) != 0) {
+			if (fd >= 0)
+				close(fd);
+			return imap_cmd_no(ctx, "SERVERBUG",
+			                   "Cannot stage the message.");
+		}
 	}
 	uint32_t uidvalidity = 0, uid = 0;
 	char err[IMAP_MAIL_ERR_MAX] = "";

@@ -9,6 +9,34 @@
 #include "mail/mailstore.h"
 
 #define IMAP_USER_MAX 255
+/* A mail command that has written this much stops and is run again once
+ * the client has read it (see imap_session.mail_more): the bound on a
+ * session's buffered output, whatever the command asks for. */
+#define IMAP_MAIL_OUTPUT_CHUNK (256 * 1024)
+
+/* Where a FETCH that stopped at IMAP_MAIL_OUTPUT_CHUNK goes on. */
+struct imap_fetch_resume {
+	bool active;
+	size_t next;      /* index of the message to go on with */
+	bool in_msg;      /* stopped inside that message's response, */
+	size_t item;      /* after writing (part of) this item */
+	bool streaming;   /* in a literal copied from fd: */
+	int fd;           /* the message file */
+	uint64_t skip;    /* converted octets still to skip (<partial>) */
+	uint64_t left;    /* octets of the literal still to write */
+	bool prev_cr;     /* the last octet read was a CR */
+	bool unknown_cte; /* a BINARY part could not be decoded */
+};
+
+/* A literal the collector wrote to a file (an APPEND's message), handed
+ * from the collector to the command with the framed command. */
+struct imap_spill_file {
+	bool present;
+	int fd;
+	uint64_t len;
+	size_t at;  /* offset of its "{" in the framed command */
+	bool error; /* writing it failed: the command answers NO */
+};
 
 enum imap_state {
 	IMAP_STATE_NOTAUTH = 1 << 0,
@@ -38,8 +66,12 @@ struct imap_session {
 	struct mailstore *store; /* opened at the first mail command */
 	struct mailbox *mb;      /* the selected mailbox */
 	struct buf mail_cmd;     /* the framed command being run */
+	struct imap_spill_file mail_spill; /* its spilled literal, if any */
 	unsigned mail_literals;
 	enum imap_action mail_action;
+	bool mail_more; /* stopped at IMAP_MAIL_OUTPUT_CHUNK: run it again
+			 * once that output has drained */
+	struct imap_fetch_resume fetch;
 	bool rev2;                /* ENABLE IMAP4rev2 */
 	char *mb_name;            /* the selected mailbox's name */
 	bool idling;              /* in IDLE: the next line must be DONE */
@@ -121,6 +153,8 @@ void imap_mail_release(struct imap_session *s);
 uint32_t *imap_set_seqs(struct imap_cmd_ctx *ctx, const char *set, bool uid,
                         size_t *n);
 enum imap_action imap_fetch(struct imap_cmd_ctx *ctx, bool uid);
+/* Forgets a stopped FETCH (closing the file it streamed from). */
+void imap_fetch_resume_clear(struct imap_fetch_resume *r);
 enum imap_action imap_store_flags(struct imap_cmd_ctx *ctx, bool uid);
 enum imap_action imap_search(struct imap_cmd_ctx *ctx, bool uid);
 

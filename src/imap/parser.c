@@ -1,8 +1,10 @@
 #include "parser.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Upper bound on digits of a literal size: 2^64 has 20. */
 #define IMAP_LITERAL_DIGITS_MAX 19
@@ -23,12 +25,14 @@ imap_is_tag_char(uint8_t c)
 }
 
 /*
- * If the framed text ends in a literal announcement, returns its size and
- * sync flag. The announcement must start an argument: "{" follows a space
- * or "(", as in "LOGIN joe {8}" or "(\Seen) {42}".
+ * If the framed text ends in a literal announcement, returns its size, sync
+ * flag and where its "{" is. The announcement must start an argument: "{"
+ * (or "~{", a literal8 of RFC 3516) follows a space or "(", as in
+ * "LOGIN joe {8}" or "(\Seen) {42}".
  */
 static bool
-collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size, bool *sync)
+collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size, bool *sync,
+                       size_t *brace)
 {
 	if (n < 3 || p[n - 1] != '}')
 		return false;
@@ -45,14 +49,21 @@ collect_literal_marker(const uint8_t *p, size_t n, uint64_t *size, bool *sync)
 		return false;
 	if (end - start > IMAP_LITERAL_DIGITS_MAX)
 		return false;
-	if (start >= 2 && p[start - 2] != ' ' && p[start - 2] != '(')
+	size_t arg = start - 1;
+	if (arg >= 1 && p[arg - 1] == '~')
+		arg--;
+	if (arg >= 1 && p[arg - 1] != ' ' && p[arg - 1] != '(')
 		return false;
+	*brace = start - 1;
 	uint64_t v = 0;
 	for (size_t i = start; i < end; i++)
 		v = v * 10 + (uint64_t)(p[i] - '0');
 	*size = v;
 	return true;
 }
+
+static void collect_spill_write(struct imap_collector *c, const uint8_t *p,
+                                size_t n);
 
 /* Quote state of the text framed so far decides whether "{n}" is real. */
 static bool
@@ -82,12 +93,16 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			size_t take = n - i;
 			if (take > c->literal_left)
 				take = (size_t)c->literal_left;
-			if (!buf_append(&c->cmd, in + i, take)) {
+			if (c->spilling) {
+				collect_spill_write(c, in + i, take);
+			} else if (!buf_append(&c->cmd, in + i, take)) {
 				st = IMAP_COLLECT_LITERAL_TOO_LARGE;
 				break;
 			}
 			c->literal_left -= take;
 			i += take;
+			if (c->literal_left == 0)
+				c->spilling = false;
 			/* Text after a literal is a new segment: octets of the
 			 * literal never look like a quote or an announcement. */
 			c->seg_start = c->cmd.len;
@@ -127,8 +142,10 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 		size_t seg_len = c->cmd.len - c->seg_start;
 		uint64_t size;
 		bool sync;
+		size_t brace;
 		if (c->raw ||
-		    !collect_literal_marker(seg, seg_len, &size, &sync) ||
+		    !collect_literal_marker(seg, seg_len, &size, &sync,
+		                            &brace) ||
 		    collect_in_quote(seg, seg_len)) {
 			st = IMAP_COLLECT_DONE;
 			break;
@@ -136,6 +153,21 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 		c->literal_sync = sync;
 		c->literals++;
 		if (size > lim->literal_max) {
+			st = IMAP_COLLECT_LITERAL_TOO_LARGE;
+			break;
+		}
+		if (size >= c->spill_min && c->spill_open != NULL &&
+		    !c->spilled) {
+			int fd = c->spill_open(c->spill_arg, c->cmd.data,
+			                       c->cmd.len);
+			if (fd >= 0) {
+				c->spilled = c->spilling = size > 0;
+				c->spill_fd = fd;
+				c->spill_len = size;
+				c->spill_at = c->seg_start + brace;
+			}
+		}
+		if (!c->spilling && size > IMAP_LITERAL_MEMORY_MAX) {
 			st = IMAP_COLLECT_LITERAL_TOO_LARGE;
 			break;
 		}
@@ -148,6 +180,25 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 	}
 	*consumed = i;
 	return st;
+}
+
+/* Literal octets to the spill file; a failed write (a full disk) is
+ * remembered and the rest of the literal is read and dropped, so the
+ * command still ends where the client thinks and can be answered NO. */
+static void
+collect_spill_write(struct imap_collector *c, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !c->spill_error) {
+		ssize_t w = write(c->spill_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			c->spill_error = true;
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
 }
 
 void
@@ -167,6 +218,9 @@ imap_collect_reset(struct imap_collector *c)
 void
 imap_collect_free(struct imap_collector *c)
 {
+	if (c->spilled)
+		close(c->spill_fd);
+	c->spilled = c->spilling = c->spill_error = false;
 	buf_free(&c->cmd);
 	c->text_len = 0;
 	c->literal_left = 0;
@@ -216,6 +270,7 @@ struct parse_ctx {
 	size_t n, pos;
 	unsigned nesting_max;
 	const char *err;
+	const struct imap_spill *spill; /* NULL: every literal is inline */
 };
 
 static bool
@@ -275,6 +330,7 @@ parse_literal(struct parse_ctx *ctx, struct imap_arg *arg)
 {
 	uint64_t size = 0;
 	size_t digits = 0;
+	size_t brace = ctx->pos;
 	ctx->pos++; /* { */
 	while (ctx->pos < ctx->n && ctx->p[ctx->pos] >= '0' &&
 	       ctx->p[ctx->pos] <= '9' && digits < IMAP_LITERAL_DIGITS_MAX) {
@@ -288,6 +344,18 @@ parse_literal(struct parse_ctx *ctx, struct imap_arg *arg)
 		return false;
 	}
 	ctx->pos++;
+	if (ctx->spill != NULL && brace == ctx->spill->at) {
+		/* its octets are in the spill file, not here */
+		arg->type = IMAP_ARG_LITERAL;
+		arg->str = "";
+		arg->len = (size_t)size;
+		arg->spilled = true;
+		if (size != ctx->spill->len) {
+			ctx->err = "Invalid literal";
+			return false;
+		}
+		return true;
+	}
 	if (size > ctx->n - ctx->pos) {
 		/* The collector frames literals only at line ends. */
 		ctx->err = "Literal not at end of line";
@@ -370,6 +438,13 @@ parse_one(struct parse_ctx *ctx, unsigned depth, struct imap_arg *arg)
 		return parse_quoted(ctx, arg);
 	case '{':
 		return parse_literal(ctx, arg);
+	case '~':
+		if (ctx->pos + 1 < ctx->n && ctx->p[ctx->pos + 1] == '{') {
+			arg->binary = true; /* literal8 (RFC 3516) */
+			ctx->pos++;
+			return parse_literal(ctx, arg);
+		}
+		return parse_atom(ctx, arg);
 	case ')':
 		ctx->err = "Unexpected ')'";
 		return false;
@@ -437,10 +512,10 @@ parse_seq(struct parse_ctx *ctx, unsigned depth, bool in_list,
 
 bool
 imap_parse_args(struct arena *a, const uint8_t *p, size_t n,
-                unsigned nesting_max, struct imap_arg **args, size_t *count,
-                const char **err)
+                unsigned nesting_max, const struct imap_spill *spill,
+                struct imap_arg **args, size_t *count, const char **err)
 {
-	struct parse_ctx ctx = {a, p, n, 0, nesting_max, NULL};
+	struct parse_ctx ctx = {a, p, n, 0, nesting_max, NULL, spill};
 	*args = NULL;
 	*count = 0;
 	if (n == 0)

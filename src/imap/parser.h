@@ -25,6 +25,9 @@
 
 #define IMAP_TAG_MAX  64 /* longer tags are refused as invalid */
 #define IMAP_NAME_MAX 32 /* longest command name we know is 12 */
+/* Literals held in memory (all but those spilled to a file) are refused
+ * above this, whatever literal_max says: it bounds a session's memory. */
+#define IMAP_LITERAL_MEMORY_MAX (1024 * 1024)
 
 struct imap_limits {
 	size_t line_max;      /* command text, literal octets excluded */
@@ -48,6 +51,24 @@ struct imap_collector {
 	bool raw;              /* one bare line (SASL response), no literals */
 	unsigned literals;     /* literals announced in this command */
 	size_t seg_start; /* where the text after the last literal starts */
+
+	/* Set by the owner: a literal of at least spill_min octets may be
+	 * written to a file instead of cmd (an APPEND's message, which may
+	 * be tens of MB). spill_open() gets the command framed so far and
+	 * returns a descriptor to write to, or -1 to keep it in memory. At
+	 * most one literal per command is spilled. */
+	int (*spill_open)(void *arg, const uint8_t *cmd, size_t len);
+	void *spill_arg;
+	uint64_t spill_min;
+	/* This command's spilled literal: cmd holds its announcement, whose
+	 * "{" is at cmd.data[spill_at], and none of its octets. The owner may
+	 * take spill_fd (then clears spilled); reset and free close it. */
+	bool spilled;
+	bool spilling;    /* literal octets now go to spill_fd */
+	bool spill_error; /* a write failed (full disk): octets dropped */
+	int spill_fd;
+	uint64_t spill_len;
+	size_t spill_at;
 };
 
 /*
@@ -76,6 +97,9 @@ struct imap_arg {
 	enum imap_arg_type type;
 	const char *str; /* NUL-terminated; may hold NULs if a literal */
 	size_t len;
+	bool binary;  /* a literal8 ("~{n}", RFC 3516) */
+	bool spilled; /* a literal whose len octets are in the command's
+		       * spill file; str is "" */
 	struct imap_arg *list; /* IMAP_ARG_LIST */
 	size_t count;
 };
@@ -97,13 +121,21 @@ enum imap_head_status {
 enum imap_head_status imap_parse_head(const uint8_t *p, size_t n,
                                       struct imap_command *cmd);
 
+/* A spilled literal as the parser sees it: its "{" is at offset at of the
+ * text being parsed, and no octets follow its announcement there. */
+struct imap_spill {
+	size_t at;
+	uint64_t len;
+};
+
 /*
  * Parses arguments of a framed command (cmd->rest). Allocates from the
  * arena. Returns false with a precise message in *err on bad syntax.
+ * spill (NULL if none) marks the literal whose octets are in a file.
  */
 bool imap_parse_args(struct arena *a, const uint8_t *p, size_t n,
-                     unsigned nesting_max, struct imap_arg **args,
-                     size_t *count, const char **err);
+                     unsigned nesting_max, const struct imap_spill *spill,
+                     struct imap_arg **args, size_t *count, const char **err);
 
 /* Helpers for handlers. */
 bool imap_arg_is_astring(const struct imap_arg *arg);

@@ -1,9 +1,15 @@
 #include "commands.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+/* An APPEND literal at least this large goes to a file as it arrives
+ * (see imap_collector.spill_open); smaller ones stay in memory. */
+#define IMAP_SPILL_MIN (64 * 1024)
 
 #define NA  IMAP_STATE_NOTAUTH
 #define IN  IMAP_STATE_LOGGEDIN
@@ -70,6 +76,21 @@ imap_command_find(const struct imap_session *s, const char *name)
 	return NULL;
 }
 
+/* The collector asks where a big literal should go: an APPEND's message
+ * goes to an unnamed file next to the mail stores (same file system, gone
+ * by itself if we crash), anything else stays in memory. */
+static int
+imap_session_spill_open(void *arg, const uint8_t *cmd, size_t len)
+{
+	struct imap_session *s = arg;
+	struct imap_command head;
+	if ((s->state & IMAP_STATE_LOGGEDIN) == 0 || s->cfg->mail_dir == NULL ||
+	    imap_parse_head(cmd, len, &head) != IMAP_HEAD_OK ||
+	    strcmp(head.name, "APPEND") != 0)
+		return -1;
+	return open(s->cfg->mail_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
 struct imap_session *
 imap_session_new(const struct imap_session_config *cfg, bool tls)
 {
@@ -79,7 +100,22 @@ imap_session_new(const struct imap_session_config *cfg, bool tls)
 	s->cfg = cfg;
 	s->state = IMAP_STATE_NOTAUTH;
 	s->tls = tls;
+	s->coll.spill_open = imap_session_spill_open;
+	s->coll.spill_arg = s;
+	s->coll.spill_min = IMAP_SPILL_MIN;
+	imap_fetch_resume_clear(&s->fetch);
 	return s;
+}
+
+/* The command that ran is over: drop what it was handed. */
+static void
+imap_session_mail_clear(struct imap_session *s)
+{
+	if (s->mail_spill.present)
+		close(s->mail_spill.fd);
+	memset(&s->mail_spill, 0, sizeof(s->mail_spill));
+	imap_fetch_resume_clear(&s->fetch);
+	buf_free(&s->mail_cmd);
 }
 
 static void
@@ -100,7 +136,7 @@ imap_session_free(struct imap_session *s)
 	imap_collect_free(&s->coll);
 	imap_session_drop_auth(s);
 	imap_mail_release(s);
-	buf_free(&s->mail_cmd);
+	imap_session_mail_clear(s);
 	explicit_bzero(&s->clientid, sizeof(s->clientid));
 	free(s->user);
 	free(s);
@@ -121,7 +157,8 @@ imap_capabilities(const struct imap_session *s, struct buf *out)
 			buf_printf(out,
 			           " IDLE UIDPLUS MOVE UNSELECT NAMESPACE "
 			           "CHILDREN "
-			           "SPECIAL-USE STATUS=SIZE APPENDLIMIT=%llu",
+			           "SPECIAL-USE STATUS=SIZE BINARY "
+			           "APPENDLIMIT=%llu",
 			           (unsigned long long)s->cfg->append_limit);
 		return;
 	}
@@ -201,8 +238,18 @@ imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args, size_t *count,
               enum imap_action *act)
 {
 	const char *err = NULL;
+	const struct imap_spill_file *sf = &ctx->s->mail_spill;
+	struct imap_spill spill, *sp = NULL;
+	const uint8_t *base = ctx->s->mail_cmd.data;
+	if (sf->present && base != NULL && ctx->cmd.rest >= base &&
+	    sf->at >= (size_t)(ctx->cmd.rest - base)) {
+		/* offsets in the framed command -> in the arguments */
+		spill.at = sf->at - (size_t)(ctx->cmd.rest - base);
+		spill.len = sf->len;
+		sp = &spill;
+	}
 	if (imap_parse_args(&ctx->arena, ctx->cmd.rest, ctx->cmd.rest_len,
-	                    imap_session_limits(ctx->s)->nesting_max, args,
+	                    imap_session_limits(ctx->s)->nesting_max, sp, args,
 	                    count, &err))
 		return true;
 	char text[128];
@@ -328,6 +375,15 @@ imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
 		/* Runs on a worker: hand it the framed command. */
 		s->mail_cmd = s->coll.cmd;
 		s->coll.cmd = (struct buf)BUF_INIT;
+		if (s->coll.spilled) {
+			s->mail_spill = (struct imap_spill_file){
+			        .present = true,
+			        .fd = s->coll.spill_fd,
+			        .len = s->coll.spill_len,
+			        .at = s->coll.spill_at,
+			        .error = s->coll.spill_error};
+			s->coll.spilled = false;
+		}
 		s->mail_literals = literals;
 		s->waiting = true;
 		return IMAP_ACTION_MAIL;
@@ -444,6 +500,7 @@ imap_session_mail_run(struct imap_session *s, struct buf *out)
 	const uint8_t *p = s->mail_cmd.data;
 	size_t n = s->mail_cmd.len;
 	s->mail_action = IMAP_ACTION_NONE;
+	s->mail_more = false;
 	/* framed and checked on the loop already: head and name are valid */
 	if (imap_parse_head(p, n, &ctx.cmd) == IMAP_HEAD_OK) {
 		const struct imap_command_def *def =
@@ -479,8 +536,10 @@ imap_session_idle_sync(struct imap_session *s, struct buf *out)
 enum imap_action
 imap_session_mail_done(struct imap_session *s)
 {
+	if (s->mail_more)
+		return IMAP_ACTION_MAIL; /* still waiting, to be run again */
 	s->waiting = false;
-	buf_free(&s->mail_cmd);
+	imap_session_mail_clear(s);
 	return s->mail_action;
 }
 

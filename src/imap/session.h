@@ -59,7 +59,10 @@ void imap_session_auth_done(struct imap_session *s,
 /* On a worker thread, while the session waits: runs the mail command it
  * returned IMAP_ACTION_MAIL for, writing its responses to out. */
 void imap_session_mail_run(struct imap_session *s, struct buf *out);
-/* Back on the connection's thread: the command's result. */
+/* Back on the connection's thread: the command's result. IMAP_ACTION_MAIL
+ * means the command stopped with a chunk of output (a big FETCH): write
+ * it, and once most of it has drained, call imap_session_mail_run() again
+ * to go on. */
 enum imap_action imap_session_mail_done(struct imap_session *s);
 
 /* The directories an IDLE watches (none, or the selected mailbox's new/

@@ -1856,3 +1856,47 @@ mime_body_text(const struct mime_message *m, const uint8_t *data,
 	part_text(m->root, data, &s, &first);
 	return s.ok;
 }
+
+enum mime_binary_result
+mime_binary(const struct mime_message *m, const char *spec, const uint8_t *data,
+            struct buf *out)
+{
+	const struct mime_part *part = NULL;
+	const char *s = spec;
+	while (*s != '\0') {
+		if (!is_digit(*s) || *s == '0')
+			return MIME_BINARY_NOPART;
+		unsigned long n = 0;
+		while (is_digit(*s)) {
+			n = n * 10 + (unsigned long)(*s++ - '0');
+			if (n > UINT32_MAX)
+				return MIME_BINARY_NOPART;
+		}
+		part = select_part(m->root, part, n);
+		if (part == NULL)
+			return MIME_BINARY_NOPART;
+		if (*s == '.' && s[1] != '\0')
+			s++;
+		else if (*s != '\0')
+			return MIME_BINARY_NOPART;
+	}
+	struct sink sk = {out, true};
+	if (part == NULL) {
+		/* the whole message: nothing to undo at the top (RFC 3516 4.1:
+		 * only leaf parts carry an encoding that BINARY removes) */
+		put(&sk, data, m->root->body_start + m->root->body_len);
+		return sk.ok ? MIME_BINARY_OK : MIME_BINARY_NOMEM;
+	}
+	const uint8_t *body = data + part->body_start;
+	struct mime_str enc = part->enc;
+	if (enc.p == NULL || str_ieq(enc, "7bit") || str_ieq(enc, "8bit") ||
+	    str_ieq(enc, "binary") || part->kind != PART_LEAF)
+		put(&sk, body, part->body_len);
+	else if (str_ieq(enc, "base64"))
+		decode_base64(body, part->body_len, &sk);
+	else if (str_ieq(enc, "quoted-printable"))
+		decode_qp(body, part->body_len, &sk, false);
+	else
+		return MIME_BINARY_UNKNOWN_CTE;
+	return sk.ok ? MIME_BINARY_OK : MIME_BINARY_NOMEM;
+}

@@ -123,6 +123,21 @@ void mime_section_write(const struct mime_message *m,
 uint64_t mime_section_size(const struct mime_message *m,
                            const struct mime_section *s);
 
+enum mime_binary_result {
+	MIME_BINARY_OK,
+	MIME_BINARY_NOPART,      /* malformed spec or no such part */
+	MIME_BINARY_UNKNOWN_CTE, /* an encoding we cannot undo */
+	MIME_BINARY_NOMEM,
+};
+
+/* BINARY[spec] (RFC 3516, RFC 9051 6.4.5): spec is "" (the whole message,
+ * as it is) or part numbers ("1.2"); appends the part's body with its
+ * Content-Transfer-Encoding (base64, quoted-printable) undone. Composite
+ * parts and 7bit/8bit/binary bodies are appended as they are. */
+enum mime_binary_result mime_binary(const struct mime_message *m,
+                                    const char *spec, const uint8_t *data,
+                                    struct buf *out);
+
 /* The first header field called name (case-insensitive) of the top-level
  * message: its raw unfolded value, NUL-terminated, owned by m; *len (if
  * len is not NULL) gets its length. NULL when there is none. */

@@ -23,6 +23,10 @@
 
 /* Unprocessed input held per connection before reading pauses. */
 #define CONN_INPUT_MAX (16 * 1024)
+/* A mail command that stopped with a chunk of output (a big FETCH) is
+ * run again once this little of it is still unsent, so the next chunk is
+ * ready before the socket runs dry. */
+#define CONN_RESUME_LOW (64 * 1024)
 /* Bytes asked of read()/SSL_read() at a time: one full TLS record. */
 #define CONN_READ_CHUNK (16 * 1024)
 #define CONN_PEER_MAX   64
@@ -60,6 +64,7 @@ struct conn {
 	struct conn_mail_job *mail_job; /* a mail command on a worker */
 	struct watch *watch[2];         /* while in IDLE */
 	bool idling, idle_dirty;
+	bool mail_resume; /* run the mail command again once out drains */
 	struct engine_presence *presence; /* a device slot, while logged in */
 	bool handshaking;
 	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
@@ -550,7 +555,9 @@ conn_mail_done(struct ioloop_task *task)
 			act = IMAP_ACTION_CLOSE;
 		if (act == IMAP_ACTION_CLOSE)
 			c->closing = true;
-		if (c->th->shutting_down && !c->closing) {
+		/* more of this command's output to come: see conn_pump() */
+		c->mail_resume = act == IMAP_ACTION_MAIL && !c->closing;
+		if (c->th->shutting_down && !c->closing && !c->mail_resume) {
 			imap_session_bye(c->sess, &c->out,
 			                 "Server shutting down.");
 			c->closing = true;
@@ -642,6 +649,10 @@ conn_pump(struct conn *c)
 			conn_destroy(c);
 			return;
 		}
+		if (c->mail_resume && buf_used(&c->out) <= CONN_RESUME_LOW) {
+			c->mail_resume = false;
+			conn_mail_submit(c, false);
+		}
 		if (buf_used(&c->out) > 0)
 			return; /* wait for the socket to drain */
 		if (c->closing) {
@@ -679,6 +690,12 @@ conn_timeout(struct conn *c)
 	}
 	if (conn_busy(c))
 		return; /* a check or command is running; wait for it */
+	if (c->mail_resume) {
+		/* it stopped reading in the middle of a response: a BYE
+		 * there would be read as part of a literal */
+		conn_destroy(c);
+		return;
+	}
 	imap_session_bye(c->sess, &c->out, "Disconnected for inactivity.");
 	c->closing = true;
 	conn_pump(c);
@@ -703,8 +720,8 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			reset = buf_used(&c->in) != before;
 		}
-		if (c->handshaking)
-			reset = true;
+		if (c->handshaking || (what & EV_WRITE))
+			reset = true; /* a handshake or a download in progress */
 		conn_pump(c);
 	}
 	conn_settle(c, reset);
@@ -778,7 +795,7 @@ conn_shutdown_all(struct io_thread *th)
 			/* waiting for its job; nothing to say */
 		} else if (c->handshaking || c->starttls_pending) {
 			conn_destroy(c);
-		} else if (!c->closing && !conn_busy(c)) {
+		} else if (!c->closing && !conn_busy(c) && !c->mail_resume) {
 			imap_session_bye(c->sess, &c->out,
 			                 "Server shutting down.");
 			c->closing = true;

@@ -47,6 +47,16 @@ def daemon_path():
     return os.path.join(build_dir(), "imapcidd")
 
 
+def sanitized():
+    """True when the binaries under test are built with ASan: its
+    quarantine keeps freed memory resident, so RSS figures mean nothing."""
+    try:
+        with open(daemon_path(), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def ctl_path():
     return os.path.join(build_dir(), "imapcidctl")
 
@@ -69,7 +79,7 @@ BASE_CAPS = {"IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE"}
 # After login: the mail extensions, and APPENDLIMIT=<n> (see authed_caps).
 AUTHED_CAPS = BASE_CAPS | {"IDLE", "UIDPLUS", "MOVE", "UNSELECT", "NAMESPACE",
                            "CHILDREN", "SPECIAL-USE", "STATUS=SIZE",
-                           "APPENDLIMIT"}
+                           "APPENDLIMIT", "BINARY"}
 
 
 def authed_caps(caps):

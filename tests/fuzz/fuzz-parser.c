@@ -87,8 +87,8 @@ parse_command(const uint8_t *p, size_t n, unsigned nesting_max)
 	struct imap_arg *args = NULL;
 	size_t count = 0;
 	const char *err = NULL;
-	if (imap_parse_args(&arena, cmd.rest, cmd.rest_len, nesting_max, &args,
-	                    &count, &err))
+	if (imap_parse_args(&arena, cmd.rest, cmd.rest_len, nesting_max, NULL,
+	                    &args, &count, &err))
 		walk(args, count, 0, nesting_max, n);
 	else
 		CHECK(err != NULL && err[0] != '\0');

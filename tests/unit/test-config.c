@@ -109,7 +109,7 @@ defaults(void **state)
 	assert_int_equal(c->limit_line_preauth, 4096);
 	assert_int_equal(c->limit_line, 65536);
 	assert_int_equal(c->limit_literal_preauth, 4096);
-	assert_int_equal(c->limit_literal, 32 * 1024 * 1024);
+	assert_int_equal(c->limit_literal, 64 * 1024 * 1024);
 	assert_int_equal(c->limit_nesting_preauth, 4);
 	assert_int_equal(c->limit_nesting, 32);
 	assert_int_equal(c->limit_bad_commands_preauth, 3);

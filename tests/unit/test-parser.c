@@ -617,8 +617,8 @@ static bool
 args_n(struct parsed *p, const void *s, size_t n, unsigned nesting)
 {
 	memset(p, 0, sizeof(*p));
-	return imap_parse_args(&p->arena, s, n, nesting, &p->args, &p->count,
-	                       &p->err);
+	return imap_parse_args(&p->arena, s, n, nesting, NULL, &p->args,
+	                       &p->count, &p->err);
 }
 
 static bool
