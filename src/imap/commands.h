@@ -40,9 +40,9 @@ struct imap_session {
 	struct buf mail_cmd;     /* the framed command being run */
 	unsigned mail_literals;
 	enum imap_action mail_action;
-	bool rev2;                /* ENABLE IMAP4rev2 */
-	char *mb_name;            /* the selected mailbox's name */
-	bool idling;              /* in IDLE: the next line must be DONE */
+	bool rev2;     /* ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH */
+	char *mb_name; /* the selected mailbox's name */
+	bool idling;   /* in IDLE: the next line must be DONE */
 	uint32_t exists_reported; /* the message count the client knows */
 };
 
@@ -76,6 +76,8 @@ enum imap_action imap_session_bad_tagged(struct imap_session *s,
 bool imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args,
                    size_t *count, enum imap_action *act);
 void imap_capabilities(const struct imap_session *s, struct buf *out);
+/* IMAP4rev2 is offered (and can be enabled) where the mail store is. */
+bool imap_rev2_available(const struct imap_session *s);
 bool imap_clientid_available(const struct imap_session *s);
 
 enum imap_action imap_sasl_response(struct imap_session *s, const uint8_t *line,
