@@ -832,8 +832,10 @@ imap_cmd_list(struct imap_cmd_ctx *ctx)
 		                                        pats[k].str)) == NULL)
 			return imap_no_store(ctx);
 	}
-	if (empty && opts == 0)
-		/* the hierarchy delimiter and root (RFC 9051 6.3.9) */
+	if (empty && !(opts & LIST_SEL_BASE))
+		/* the hierarchy delimiter and root (RFC 9051 6.3.9); with
+		 * SUBSCRIBED or SPECIAL-USE "" names no mailbox that could
+		 * meet them */
 		buf_printf(ctx->out, "* LIST (\\Noselect) \"%c\" \"\"\r\n",
 		           MAIL_HIERARCHY_SEP);
 	if (njoined == 0)

@@ -297,8 +297,12 @@ class MailExtTest(MailTestCase):
                          + DEFAULT_LIST[2:] + [b'* LIST (\\HasChildren) "." "Vegetable"'])
         u, t = c.ok('LIST () "" "INBOX" RETURN (CHILDREN)')
         self.assertEqual(u, [b'* LIST (\\HasNoChildren) "." "INBOX"'])
-        u, t = c.ok('LIST () "" ""')
-        self.assertEqual(u, [b'* LIST (\\Noselect) "." ""'])
+        for cmd in ('LIST () "" ""', 'LIST "" "" RETURN (CHILDREN)',
+                    'LIST (REMOTE) "" ("")'):
+            u, t = c.ok(cmd)
+            self.assertEqual(u, [b'* LIST (\\Noselect) "." ""'], cmd)
+        u, t = c.ok('LIST (SUBSCRIBED) "" ""')
+        self.assertEqual(u, [])
 
     def test_list_multiple_patterns(self):
         c = self.raw()
