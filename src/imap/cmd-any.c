@@ -156,8 +156,16 @@ imap_cmd_enable(struct imap_cmd_ctx *ctx)
 	for (size_t i = 0; i < count; i++)
 		if (args[i].type != IMAP_ARG_ATOM)
 			return imap_cmd_bad(ctx, "ENABLE takes atoms.");
-	/* No extension we offer needs enabling yet: enable none (RFC 5161
-	 * lets the server ignore the ones it does not know). */
-	buf_append_str(ctx->out, "* ENABLED\r\n");
+	/* RFC 5161: ENABLED lists what this command enabled, so neither
+	 * what was on already nor what we do not know (which is ignored) */
+	buf_append_str(ctx->out, "* ENABLED");
+	for (size_t i = 0; i < count; i++) {
+		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 &&
+		    imap_rev2_available(ctx->s) && !ctx->s->rev2) {
+			ctx->s->rev2 = true;
+			buf_append_str(ctx->out, " IMAP4rev2");
+		}
+	}
+	buf_append_str(ctx->out, "\r\n");
 	return imap_cmd_ok(ctx, NULL, "ENABLE completed.");
 }

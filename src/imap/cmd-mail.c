@@ -21,6 +21,8 @@
 #include "lib/log.h"
 
 #define IMAP_MAIL_ERR_MAX 256
+/* mailbox patterns in one LIST (RFC 5258 "patterns") */
+#define IMAP_LIST_PATTERNS_MAX 64
 
 /* The user's store, opened at the first mail command. */
 static struct mailstore *
@@ -179,6 +181,8 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	        mailbox_open(ms, name, readonly, &mb, err, sizeof(err));
 	if (r != MAIL_OK)
 		return imap_mail_result(ctx, r, err, NULL);
+	if (s->rev2)
+		mailbox_hide_recent(mb);
 	struct mail_changes ch;
 	memset(&ch, 0, sizeof(ch));
 	r = mailbox_sync(mb, &ch, err, sizeof(err));
@@ -212,6 +216,12 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	           mailbox_uidvalidity(mb));
 	buf_printf(o, "* OK [UIDNEXT %u] Predicted next UID.\r\n",
 	           mailbox_uidnext(mb));
+	if (s->rev2) {
+		/* RFC 9051 6.3.2: the name as the server spells it */
+		buf_printf(o, "* LIST () \"%c\" ", MAIL_HIERARCHY_SEP);
+		imap_write_string(o, name, strlen(name));
+		buf_append_str(o, "\r\n");
+	}
 	mail_changes_free(&ch);
 	return imap_cmd_ok(
 	        ctx, mailbox_readonly(mb) ? "READ-ONLY" : "READ-WRITE",
@@ -318,17 +328,113 @@ imap_cmd_subscribe(struct imap_cmd_ctx *ctx)
 	                           : "Unsubscribe completed.");
 }
 
+/* STATUS items, in the order they are answered; bit i of a "want" mask is
+ * items[i]. */
+static const char *const imap_status_items[] = {
+        "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
+        "UNSEEN",   "SIZE",   "DELETED"};
+#define IMAP_STATUS_NITEMS                                                     \
+	(sizeof(imap_status_items) / sizeof(imap_status_items[0]))
+#define IMAP_STATUS_RECENT (1u << 1)
+
+/* A STATUS item list (STATUS, and LIST's RETURN (STATUS ...)); NULL, or
+ * what is wrong with it. */
+static const char *
+imap_status_parse(const struct imap_session *s, const struct imap_arg *list,
+                  unsigned *want)
+{
+	*want = 0;
+	if (list->type != IMAP_ARG_LIST || list->count == 0)
+		return "STATUS takes a mailbox and a list of items.";
+	for (size_t i = 0; i < list->count; i++) {
+		size_t k;
+		const struct imap_arg *a = &list->list[i];
+		for (k = 0; k < IMAP_STATUS_NITEMS; k++)
+			if (a->type == IMAP_ARG_ATOM &&
+			    strcasecmp(a->str, imap_status_items[k]) == 0)
+				break;
+		if (k == IMAP_STATUS_NITEMS)
+			return "Unknown STATUS item.";
+		/* RFC 9051 Appendix E: no RECENT in IMAP4rev2 */
+		if (s->rev2 && (1u << k) == IMAP_STATUS_RECENT)
+			return "STATUS RECENT is not part of IMAP4rev2.";
+		*want |= 1u << k;
+	}
+	return NULL;
+}
+
+/* "* STATUS name (...)" for one mailbox. */
+static enum mail_result
+imap_status_write(struct imap_cmd_ctx *ctx, struct mailstore *ms,
+                  const char *name, unsigned want, char *err, size_t errlen)
+{
+	struct mail_status st;
+	enum mail_result r = mailstore_status(ms, name, &st, err, errlen);
+	if (r != MAIL_OK)
+		return r;
+	uint64_t values[] = {st.messages, st.recent, st.uidnext, st.uidvalidity,
+	                     st.unseen,   st.size,   st.deleted};
+	buf_append_str(ctx->out, "* STATUS ");
+	imap_write_string(ctx->out, name, strlen(name));
+	buf_append_str(ctx->out, " (");
+	bool first = true;
+	for (size_t k = 0; k < IMAP_STATUS_NITEMS; k++) {
+		if (!(want & (1u << k)))
+			continue;
+		buf_printf(ctx->out, "%s%s %llu", first ? "" : " ",
+		           imap_status_items[k], (unsigned long long)values[k]);
+		first = false;
+	}
+	buf_append_str(ctx->out, ")\r\n");
+	return MAIL_OK;
+}
+
+/* LIST-EXTENDED (RFC 5258) selection and return options, RFC 6154's
+ * SPECIAL-USE and RFC 5819's STATUS. */
+enum imap_list_opt {
+	LIST_SEL_SUBSCRIBED = 1 << 0,
+	LIST_SEL_REMOTE = 1 << 1, /* nothing is remote: no effect */
+	LIST_SEL_RECURSIVEMATCH = 1 << 2,
+	LIST_SEL_SPECIAL_USE = 1 << 3,
+	LIST_RET_SUBSCRIBED = 1 << 4,
+	LIST_RET_CHILDREN = 1 << 5,    /* always given anyway */
+	LIST_RET_SPECIAL_USE = 1 << 6, /* always given anyway */
+	LIST_RET_STATUS = 1 << 7,
+};
+#define LIST_SEL_BASE (LIST_SEL_SUBSCRIBED | LIST_SEL_SPECIAL_USE)
+
+struct imap_list_entry {
+	char *name;
+	unsigned attrs;
+	bool meets;     /* satisfies the selection criteria */
+	bool childinfo; /* a descendant outside the patterns does */
+};
+
 struct imap_list_ctx {
 	struct imap_cmd_ctx *ctx;
-	const char *pattern; /* reference and pattern joined */
+	const char **patterns; /* reference and pattern joined */
+	size_t npatterns;
 	bool lsub;
-	unsigned found;
 	/* LSUB: names listed, and parents of subscribed names that match
 	 * where their children do not (NUL-separated) */
 	struct buf listed, parents;
+	/* LIST: every name, collected first because RECURSIVEMATCH needs
+	 * to know about descendants */
+	struct imap_list_entry *entries;
+	size_t n, cap;
+	bool oom;
 };
 
 static bool imap_list_match(const char *pattern, const char *name);
+
+static bool
+imap_list_match_any(const struct imap_list_ctx *l, const char *name)
+{
+	for (size_t i = 0; i < l->npatterns; i++)
+		if (imap_list_match(l->patterns[i], name))
+			return true;
+	return false;
+}
 
 static bool
 imap_list_has(const struct buf *b, const char *name)
@@ -356,7 +462,7 @@ imap_lsub_parents(struct imap_list_ctx *l, const char *name)
 			break;
 		memcpy(prefix, name, n);
 		prefix[n] = '\0';
-		if (imap_list_match(l->pattern, prefix) &&
+		if (imap_list_match_any(l, prefix) &&
 		    !imap_list_has(&l->parents, prefix))
 			buf_append(&l->parents, prefix, n + 1);
 	}
@@ -382,20 +488,11 @@ imap_list_match(const char *pattern, const char *name)
 	return *name == '\0';
 }
 
+/* "* LIST (attrs) "." name", without the line end. */
 static void
-imap_list_one(const char *name, unsigned attrs, void *arg)
+imap_list_write(struct buf *o, const char *cmd, const char *name,
+                unsigned attrs, bool lsub, bool subscribed)
 {
-	struct imap_list_ctx *l = arg;
-	if (l->lsub && !(attrs & MAIL_ATTR_SUBSCRIBED))
-		return;
-	if (!imap_list_match(l->pattern, name)) {
-		if (l->lsub)
-			imap_lsub_parents(l, name);
-		return;
-	}
-	if (l->lsub)
-		buf_append(&l->listed, name, strlen(name) + 1);
-	struct buf *o = l->ctx->out;
 	static const struct {
 		unsigned attr;
 		const char *text;
@@ -408,62 +505,259 @@ imap_list_one(const char *name, unsigned attrs, void *arg)
 	        {MAIL_ATTR_TRASH, "\\Trash"},
 	        {MAIL_ATTR_JUNK, "\\Junk"},
 	        {MAIL_ATTR_ARCHIVE, "\\Archive"},
+	        {MAIL_ATTR_SUBSCRIBED, "\\Subscribed"},
+	        {MAIL_ATTR_NONEXISTENT, "\\NonExistent"},
 	};
-	buf_printf(o, "* %s (", l->lsub ? "LSUB" : "LIST");
+	buf_printf(o, "* %s (", cmd);
 	bool first = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!(attrs & names[i].attr))
 			continue;
-		if (l->lsub && names[i].attr != MAIL_ATTR_NOSELECT)
+		if (lsub && names[i].attr != MAIL_ATTR_NOSELECT)
+			continue;
+		if (names[i].attr == MAIL_ATTR_SUBSCRIBED && !subscribed)
 			continue;
 		buf_printf(o, "%s%s", first ? "" : " ", names[i].text);
 		first = false;
 	}
 	buf_printf(o, ") \"%c\" ", MAIL_HIERARCHY_SEP);
 	imap_write_string(o, name, strlen(name));
-	buf_append_str(o, "\r\n");
-	l->found++;
 }
 
-enum imap_action
-imap_cmd_list(struct imap_cmd_ctx *ctx)
+static void
+imap_lsub_one(const char *name, unsigned attrs, void *arg)
 {
-	struct imap_arg *args;
-	size_t count;
-	enum imap_action act;
-	if (!imap_cmd_args(ctx, &args, &count, &act))
-		return act;
-	bool lsub = strcmp(ctx->cmd.name, "LSUB") == 0;
-	if (count != 2 || !imap_arg_is_astring(&args[0]) ||
-	    !imap_arg_is_astring(&args[1]))
-		return imap_cmd_bad(ctx, lsub ? "LSUB takes a reference and a "
-		                                "pattern."
-		                              : "LIST takes a reference and a "
-		                                "pattern.");
-	const char *ref = args[0].str, *pat = args[1].str;
-	if (pat[0] == '\0') {
-		/* the hierarchy delimiter and root (RFC 9051 6.3.9) */
-		if (!lsub)
-			buf_printf(ctx->out,
-			           "* LIST (\\Noselect) \"%c\" \"\"\r\n",
-			           MAIL_HIERARCHY_SEP);
-		return imap_cmd_ok(ctx, NULL, "List completed.");
+	struct imap_list_ctx *l = arg;
+	if (!(attrs & MAIL_ATTR_SUBSCRIBED))
+		return;
+	if (!imap_list_match_any(l, name)) {
+		imap_lsub_parents(l, name);
+		return;
 	}
-	struct mailstore *ms = imap_store(ctx);
-	if (ms == NULL)
-		return imap_no_store(ctx);
+	buf_append(&l->listed, name, strlen(name) + 1);
+	/* a subscribed name that is no mailbox cannot be selected */
+	if (attrs & MAIL_ATTR_NONEXISTENT)
+		attrs |= MAIL_ATTR_NOSELECT;
+	imap_list_write(l->ctx->out, "LSUB", name, attrs, true, false);
+	buf_append_str(l->ctx->out, "\r\n");
+}
+
+static void
+imap_list_collect(const char *name, unsigned attrs, void *arg)
+{
+	struct imap_list_ctx *l = arg;
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct imap_list_entry *e =
+		        realloc(l->entries, cap * sizeof(*e));
+		if (e == NULL) {
+			l->oom = true;
+			return;
+		}
+		l->entries = e;
+		l->cap = cap;
+	}
+	struct imap_list_entry *e = &l->entries[l->n];
+	if ((e->name = strdup(name)) == NULL) {
+		l->oom = true;
+		return;
+	}
+	e->attrs = attrs;
+	e->meets = e->childinfo = false;
+	l->n++;
+}
+
+static int
+imap_list_entry_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct imap_list_entry *)elem)->name);
+}
+
+/* Which entries meet the selection criteria, and (RECURSIVEMATCH) which
+ * have a descendant that meets them but is outside the patterns: RFC 5258
+ * 3, \NonExistent condition 2, and CHILDINFO. */
+static void
+imap_list_select(struct imap_list_ctx *l, unsigned opts)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct imap_list_entry *e = &l->entries[i];
+		unsigned a = e->attrs;
+		e->meets = (!(opts & LIST_SEL_SUBSCRIBED) ||
+		            (a & MAIL_ATTR_SUBSCRIBED)) &&
+		           (!(opts & LIST_SEL_SPECIAL_USE) ||
+		            (a & MAIL_ATTR_SPECIAL_USE)) &&
+		           ((opts & LIST_SEL_SUBSCRIBED) ||
+		            !(a & MAIL_ATTR_NONEXISTENT));
+	}
+	if (!(opts & LIST_SEL_RECURSIVEMATCH))
+		return;
+	char prefix[MAIL_NAME_MAX + 1];
+	for (size_t i = 0; i < l->n; i++) {
+		const struct imap_list_entry *e = &l->entries[i];
+		if (!e->meets || imap_list_match_any(l, e->name))
+			continue;
+		for (const char *p = strchr(e->name, MAIL_HIERARCHY_SEP);
+		     p != NULL; p = strchr(p + 1, MAIL_HIERARCHY_SEP)) {
+			size_t n = (size_t)(p - e->name);
+			if (n >= sizeof(prefix))
+				break;
+			memcpy(prefix, e->name, n);
+			prefix[n] = '\0';
+			/* entries come in strcmp order (mailstore_list) */
+			struct imap_list_entry *parent = bsearch(
+			        prefix, l->entries, l->n, sizeof(*l->entries),
+			        imap_list_entry_cmp);
+			if (parent != NULL)
+				parent->childinfo = true;
+		}
+	}
+}
+
+static void
+imap_list_emit(struct imap_list_ctx *l, struct mailstore *ms, unsigned opts,
+               unsigned status_want)
+{
+	struct buf *o = l->ctx->out;
+	const char *base =
+	        (opts & LIST_SEL_SUBSCRIBED) && (opts & LIST_SEL_SPECIAL_USE)
+	                ? "(\"SUBSCRIBED\" \"SPECIAL-USE\")"
+	        : (opts & LIST_SEL_SUBSCRIBED) ? "(\"SUBSCRIBED\")"
+	                                       : "(\"SPECIAL-USE\")";
+	for (size_t i = 0; i < l->n; i++) {
+		const struct imap_list_entry *e = &l->entries[i];
+		if (!(e->meets || e->childinfo) ||
+		    !imap_list_match_any(l, e->name))
+			continue;
+		imap_list_write(o, "LIST", e->name, e->attrs, false,
+		                (opts & LIST_RET_SUBSCRIBED) != 0);
+		if (e->childinfo)
+			buf_printf(o, " (\"CHILDINFO\" %s)", base);
+		buf_append_str(o, "\r\n");
+		/* RFC 5819: right after its LIST, and only for a mailbox
+		 * that can be selected; one that fails is left out */
+		if ((opts & LIST_RET_STATUS) &&
+		    !(e->attrs &
+		      (MAIL_ATTR_NOSELECT | MAIL_ATTR_NONEXISTENT))) {
+			char err[IMAP_MAIL_ERR_MAX];
+			imap_status_write(l->ctx, ms, e->name, status_want, err,
+			                  sizeof(err));
+		}
+	}
+}
+
+/* "(SUBSCRIBED RECURSIVEMATCH ...)": NULL, or what is wrong. */
+static const char *
+imap_list_parse_select(const struct imap_arg *list, unsigned *opts)
+{
+	static const struct {
+		const char *name;
+		unsigned opt;
+	} sel[] = {
+	        {"SUBSCRIBED", LIST_SEL_SUBSCRIBED},
+	        {"REMOTE", LIST_SEL_REMOTE},
+	        {"RECURSIVEMATCH", LIST_SEL_RECURSIVEMATCH},
+	        {"SPECIAL-USE", LIST_SEL_SPECIAL_USE},
+	};
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		size_t k = 0;
+		while (k < sizeof(sel) / sizeof(sel[0]) &&
+		       !(a->type == IMAP_ARG_ATOM &&
+		         strcasecmp(a->str, sel[k].name) == 0))
+			k++;
+		if (k == sizeof(sel) / sizeof(sel[0]))
+			return "LIST: unknown selection option.";
+		*opts |= sel[k].opt;
+	}
+	/* RFC 5258 3.1: RECURSIVEMATCH alone is an error */
+	if ((*opts & LIST_SEL_RECURSIVEMATCH) && !(*opts & LIST_SEL_BASE))
+		return "LIST: RECURSIVEMATCH needs SUBSCRIBED or SPECIAL-USE.";
+	/* the SUBSCRIBED selection implies the return option */
+	if (*opts & LIST_SEL_SUBSCRIBED)
+		*opts |= LIST_RET_SUBSCRIBED;
+	return NULL;
+}
+
+/* "RETURN (SUBSCRIBED CHILDREN STATUS (...))": NULL, or what is wrong. */
+static const char *
+imap_list_parse_return(const struct imap_session *s,
+                       const struct imap_arg *list, unsigned *opts,
+                       unsigned *status_want)
+{
+	static const struct {
+		const char *name;
+		unsigned opt;
+	} ret[] = {
+	        {"SUBSCRIBED", LIST_RET_SUBSCRIBED},
+	        {"CHILDREN", LIST_RET_CHILDREN},
+	        {"SPECIAL-USE", LIST_RET_SPECIAL_USE},
+	        {"STATUS", LIST_RET_STATUS},
+	};
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		size_t k = 0;
+		while (k < sizeof(ret) / sizeof(ret[0]) &&
+		       !(a->type == IMAP_ARG_ATOM &&
+		         strcasecmp(a->str, ret[k].name) == 0))
+			k++;
+		if (k == sizeof(ret) / sizeof(ret[0]))
+			return "LIST: unknown return option.";
+		if (ret[k].opt == LIST_RET_STATUS) {
+			if (i + 1 == list->count ||
+			    list->list[i + 1].type != IMAP_ARG_LIST)
+				return "LIST: RETURN STATUS takes a list of "
+				       "items.";
+			const char *e = imap_status_parse(s, &list->list[++i],
+			                                  status_want);
+			if (e != NULL)
+				return e;
+		}
+		*opts |= ret[k].opt;
+	}
+	return NULL;
+}
+
+/* Reference and pattern joined, INBOX in any case spelt "INBOX". */
+static const char *
+imap_list_join(struct imap_cmd_ctx *ctx, const char *ref, const char *pat)
+{
 	size_t len = strlen(ref) + strlen(pat) + 1;
 	char *joined = arena_alloc(&ctx->arena, len);
 	if (joined == NULL)
-		return imap_no_store(ctx);
+		return NULL;
 	snprintf(joined, len, "%s%s", ref, pat);
 	if (strncasecmp(joined, "INBOX", 5) == 0 &&
 	    (joined[5] == '\0' || joined[5] == MAIL_HIERARCHY_SEP))
 		memcpy(joined, "INBOX", 5);
-	struct imap_list_ctx l = {ctx, joined, lsub, 0, BUF_INIT, BUF_INIT};
+	return joined;
+}
+
+static enum imap_action
+imap_cmd_lsub(struct imap_cmd_ctx *ctx, struct imap_arg *args, size_t count)
+{
+	if (count != 2 || !imap_arg_is_astring(&args[0]) ||
+	    !imap_arg_is_astring(&args[1]))
+		return imap_cmd_bad(ctx, "LSUB takes a reference and a "
+		                         "pattern.");
+	if (args[1].str[0] == '\0')
+		return imap_cmd_ok(ctx, NULL, "Lsub completed.");
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	const char *joined = imap_list_join(ctx, args[0].str, args[1].str);
+	if (joined == NULL)
+		return imap_no_store(ctx);
+	struct imap_list_ctx l = {.ctx = ctx,
+	                          .patterns = &joined,
+	                          .npatterns = 1,
+	                          .lsub = true,
+	                          .listed = BUF_INIT,
+	                          .parents = BUF_INIT};
 	char err[IMAP_MAIL_ERR_MAX] = "";
 	enum mail_result r =
-	        mailstore_list(ms, imap_list_one, &l, err, sizeof(err));
+	        mailstore_list(ms, imap_lsub_one, &l, err, sizeof(err));
 	for (size_t o = 0; r == MAIL_OK && o < l.parents.len;) {
 		const char *p = (const char *)l.parents.data + o;
 		if (!imap_list_has(&l.listed, p)) {
@@ -476,8 +770,94 @@ imap_cmd_list(struct imap_cmd_ctx *ctx)
 	}
 	buf_free(&l.listed);
 	buf_free(&l.parents);
-	return imap_mail_result(ctx, r, err,
-	                        lsub ? "Lsub completed." : "List completed.");
+	return imap_mail_result(ctx, r, err, "Lsub completed.");
+}
+
+enum imap_action
+imap_cmd_list(struct imap_cmd_ctx *ctx)
+{
+	struct imap_arg *args;
+	size_t count;
+	enum imap_action act;
+	if (!imap_cmd_args(ctx, &args, &count, &act))
+		return act;
+	if (strcmp(ctx->cmd.name, "LSUB") == 0)
+		return imap_cmd_lsub(ctx, args, count);
+	/* list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
+	 *        [SP list-return-opts]            (RFC 5258 section 6) */
+	unsigned opts = 0, status_want = 0;
+	size_t i = 0;
+	const char *e = NULL;
+	if (count > 0 && args[0].type == IMAP_ARG_LIST)
+		e = imap_list_parse_select(&args[i++], &opts);
+	if (e != NULL)
+		return imap_cmd_bad(ctx, e);
+	if (count < i + 2 || !imap_arg_is_astring(&args[i]) ||
+	    !(imap_arg_is_astring(&args[i + 1]) ||
+	      (args[i + 1].type == IMAP_ARG_LIST && args[i + 1].count > 0)))
+		return imap_cmd_bad(ctx, "LIST takes a reference and a "
+		                         "pattern.");
+	const struct imap_arg *ref = &args[i], *pat = &args[i + 1];
+	i += 2;
+	if (i < count) {
+		if (count != i + 2 || args[i].type != IMAP_ARG_ATOM ||
+		    strcasecmp(args[i].str, "RETURN") != 0 ||
+		    args[i + 1].type != IMAP_ARG_LIST)
+			return imap_cmd_bad(ctx, "LIST: expected RETURN and a "
+			                         "list of options.");
+		e = imap_list_parse_return(ctx->s, &args[i + 1], &opts,
+		                           &status_want);
+		if (e != NULL)
+			return imap_cmd_bad(ctx, e);
+	}
+	const struct imap_arg *pats =
+	        pat->type == IMAP_ARG_LIST ? pat->list : pat;
+	size_t npats = pat->type == IMAP_ARG_LIST ? pat->count : 1;
+	if (npats > IMAP_LIST_PATTERNS_MAX)
+		return imap_cmd_bad(ctx, "LIST: too many patterns.");
+	const char **joined = arena_alloc(&ctx->arena, npats * sizeof(*joined));
+	if (joined == NULL)
+		return imap_no_store(ctx);
+	size_t njoined = 0;
+	bool empty = false;
+	for (size_t k = 0; k < npats; k++) {
+		if (!imap_arg_is_astring(&pats[k]))
+			return imap_cmd_bad(ctx, "LIST: a pattern must be a "
+			                         "string.");
+		if (pats[k].str[0] == '\0') {
+			empty = true;
+			continue;
+		}
+		if ((joined[njoined++] = imap_list_join(ctx, ref->str,
+		                                        pats[k].str)) == NULL)
+			return imap_no_store(ctx);
+	}
+	if (empty && !(opts & LIST_SEL_BASE))
+		/* the hierarchy delimiter and root (RFC 9051 6.3.9); with
+		 * SUBSCRIBED or SPECIAL-USE "" names no mailbox that could
+		 * meet them */
+		buf_printf(ctx->out, "* LIST (\\Noselect) \"%c\" \"\"\r\n",
+		           MAIL_HIERARCHY_SEP);
+	if (njoined == 0)
+		return imap_cmd_ok(ctx, NULL, "List completed.");
+	struct mailstore *ms = imap_store(ctx);
+	if (ms == NULL)
+		return imap_no_store(ctx);
+	struct imap_list_ctx l = {
+	        .ctx = ctx, .patterns = joined, .npatterns = njoined};
+	char err[IMAP_MAIL_ERR_MAX] = "";
+	enum mail_result r =
+	        mailstore_list(ms, imap_list_collect, &l, err, sizeof(err));
+	if (r == MAIL_OK && l.oom)
+		r = MAIL_ERROR;
+	if (r == MAIL_OK) {
+		imap_list_select(&l, opts);
+		imap_list_emit(&l, ms, opts, status_want);
+	}
+	for (size_t k = 0; k < l.n; k++)
+		free(l.entries[k].name);
+	free(l.entries);
+	return imap_mail_result(ctx, r, err, "List completed.");
 }
 
 enum imap_action
@@ -499,45 +879,21 @@ imap_cmd_status(struct imap_cmd_ctx *ctx)
 	if (!imap_cmd_args(ctx, &args, &count, &act))
 		return act;
 	const char *name = count == 2 ? imap_mailbox_arg(ctx, &args[0]) : NULL;
-	if (name == NULL || args[1].type != IMAP_ARG_LIST || args[1].count == 0)
+	if (name == NULL)
 		return imap_cmd_bad(ctx, "STATUS takes a mailbox and a list of "
 		                         "items.");
-	static const char *const items[] = {"MESSAGES",    "RECENT", "UIDNEXT",
-	                                    "UIDVALIDITY", "UNSEEN", "SIZE"};
-	unsigned want = 0;
-	for (size_t i = 0; i < args[1].count; i++) {
-		size_t k;
-		const struct imap_arg *a = &args[1].list[i];
-		for (k = 0; k < sizeof(items) / sizeof(items[0]); k++)
-			if (a->type == IMAP_ARG_ATOM &&
-			    strcasecmp(a->str, items[k]) == 0)
-				break;
-		if (k == sizeof(items) / sizeof(items[0]))
-			return imap_cmd_bad(ctx, "Unknown STATUS item.");
-		want |= 1u << k;
-	}
+	unsigned want;
+	const char *e = imap_status_parse(ctx->s, &args[1], &want);
+	if (e != NULL)
+		return imap_cmd_bad(ctx, e);
 	struct mailstore *ms = imap_store(ctx);
 	if (ms == NULL)
 		return imap_no_store(ctx);
-	struct mail_status st;
 	char err[IMAP_MAIL_ERR_MAX] = "";
-	enum mail_result r = mailstore_status(ms, name, &st, err, sizeof(err));
+	enum mail_result r =
+	        imap_status_write(ctx, ms, name, want, err, sizeof(err));
 	if (r != MAIL_OK)
 		return imap_mail_result(ctx, r, err, NULL);
-	uint64_t values[] = {st.messages,    st.recent, st.uidnext,
-	                     st.uidvalidity, st.unseen, st.size};
-	buf_append_str(ctx->out, "* STATUS ");
-	imap_write_string(ctx->out, name, strlen(name));
-	buf_append_str(ctx->out, " (");
-	bool first = true;
-	for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++) {
-		if (!(want & (1u << k)))
-			continue;
-		buf_printf(ctx->out, "%s%s %llu", first ? "" : " ", items[k],
-		           (unsigned long long)values[k]);
-		first = false;
-	}
-	buf_append_str(ctx->out, ")\r\n");
 	return imap_cmd_ok(ctx, NULL, "Status completed.");
 }
 

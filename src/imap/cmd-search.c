@@ -1,5 +1,8 @@
-/* SEARCH and UID SEARCH (RFC 9051 6.4.4 keys, CHARSET UTF-8/US-ASCII). */
+/* SEARCH and UID SEARCH (RFC 9051 6.4.4 keys, CHARSET UTF-8/US-ASCII),
+ * answered with SEARCH or, after RETURN or in IMAP4rev2, ESEARCH (RFC
+ * 4731). */
 #include "commands.h"
+#include "search.h"
 
 #include <ctype.h>
 #include <locale.h>
@@ -17,6 +20,7 @@
 
 #define SEARCH_DEPTH_MAX 32 /* NOT/OR/() nesting */
 #define SEARCH_KEYS_MAX  256
+#define SEARCH_TAG_MAX   64 /* of the ESEARCH (TAG "...") correlator */
 
 enum search_op {
 	S_ALL,
@@ -53,14 +57,19 @@ struct search_key {
 	struct seqset set;
 	struct search_key *a, *b; /* NOT: a; OR: a, b; AND: list via next */
 	struct search_key *next;
+	struct search_key *allocated; /* every key made, for freeing */
 };
 
 struct search_parse {
-	struct imap_cmd_ctx *ctx;
+	struct arena *arena;
 	const struct imap_arg *args;
 	size_t n, pos;
+	uint32_t messages, max_uid; /* what "*" stands for */
 	unsigned keys;
 	const char *err;
+	/* every key made, so that a parse failing half way frees the sets
+	 * of the keys it made */
+	struct search_key *allocated;
 };
 
 static struct search_key *search_parse_key(struct search_parse *p,
@@ -73,10 +82,14 @@ search_new(struct search_parse *p, enum search_op op)
 		p->err = "too many search keys";
 		return NULL;
 	}
-	struct search_key *k = arena_alloc(&p->ctx->arena, sizeof(*k));
+	struct search_key *k = arena_alloc(p->arena, sizeof(*k));
 	if (k != NULL) {
 		memset(k, 0, sizeof(*k));
 		k->op = op;
+		k->allocated = p->allocated;
+		p->allocated = k;
+	} else {
+		p->err = "out of memory";
 	}
 	return k;
 }
@@ -174,6 +187,7 @@ search_parse_key(struct search_parse *p, unsigned depth)
 		struct search_key *k = search_parse_all(&sub, depth + 1);
 		p->keys = sub.keys;
 		p->err = sub.err;
+		p->allocated = sub.allocated;
 		return k;
 	}
 	if (a->type != IMAP_ARG_ATOM) {
@@ -247,10 +261,7 @@ search_parse_key(struct search_parse *p, unsigned depth)
 		if ((k = search_new(p, S_UID)) == NULL ||
 		    (set = search_string(p)) == NULL)
 			return NULL;
-		struct mailbox *mb = p->ctx->s->mb;
-		uint32_t c = mailbox_count(mb);
-		if (!seqset_parse(set, c ? mailbox_msg(mb, c)->uid : 0,
-		                  &k->set)) {
+		if (!seqset_parse(set, p->max_uid, &k->set)) {
 			p->err = "invalid UID set";
 			return NULL;
 		}
@@ -266,7 +277,7 @@ search_parse_key(struct search_parse *p, unsigned depth)
 	} else if (isdigit((unsigned char)w[0]) || w[0] == '*') {
 		if ((k = search_new(p, S_SEQ)) == NULL)
 			return NULL;
-		if (!seqset_parse(w, mailbox_count(p->ctx->s->mb), &k->set)) {
+		if (!seqset_parse(w, p->messages, &k->set)) {
 			p->err = "invalid sequence set";
 			return NULL;
 		}
@@ -535,13 +546,124 @@ search_match(const struct search_key *k, struct search_msg *sm)
 }
 
 static void
-search_free(struct search_key *k)
+search_free(struct search_key *allocated)
 {
-	for (; k != NULL; k = k->next) {
+	for (struct search_key *k = allocated; k != NULL; k = k->allocated)
 		seqset_free(&k->set);
-		search_free(k->a);
-		search_free(k->b);
+}
+
+/* RETURN (...): the options, or false with *err set. */
+static bool
+search_parse_return(const struct imap_arg *list, unsigned *ret,
+                    const char **err)
+{
+	static const struct {
+		const char *name;
+		unsigned ret;
+	} opts[] = {
+	        {"MIN", IMAP_SEARCH_RET_MIN},
+	        {"MAX", IMAP_SEARCH_RET_MAX},
+	        {"ALL", IMAP_SEARCH_RET_ALL},
+	        {"COUNT", IMAP_SEARCH_RET_COUNT},
+	};
+	*ret = 0;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		size_t k = 0;
+		while (k < sizeof(opts) / sizeof(opts[0]) &&
+		       !(a->type == IMAP_ARG_ATOM &&
+		         strcasecmp(a->str, opts[k].name) == 0))
+			k++;
+		if (k == sizeof(opts) / sizeof(opts[0])) {
+			*err = "unknown RETURN option";
+			return false;
+		}
+		*ret |= opts[k].ret;
 	}
+	/* RFC 4731 3.1: RETURN () means ALL */
+	if (*ret == 0)
+		*ret = IMAP_SEARCH_RET_ALL;
+	return true;
+}
+
+enum imap_search_status
+imap_search_parse(struct arena *a, const struct imap_arg *args, size_t count,
+                  uint32_t messages, uint32_t max_uid, struct imap_search *out,
+                  const char **err)
+{
+	size_t start = 0;
+	memset(out, 0, sizeof(*out));
+	*err = NULL;
+	if (count >= 1 && args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "RETURN") == 0) {
+		if (count < 2 || args[1].type != IMAP_ARG_LIST) {
+			*err = "RETURN takes a list of options";
+			return IMAP_SEARCH_BAD;
+		}
+		if (!search_parse_return(&args[1], &out->ret, err))
+			return IMAP_SEARCH_BAD;
+		out->esearch = true;
+		start = 2;
+	}
+	if (count >= start + 2 && args[start].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[start].str, "CHARSET") == 0) {
+		if (!imap_arg_is_astring(&args[start + 1])) {
+			*err = "CHARSET takes a charset name";
+			return IMAP_SEARCH_BAD;
+		}
+		if (strcasecmp(args[start + 1].str, "UTF-8") != 0 &&
+		    strcasecmp(args[start + 1].str, "US-ASCII") != 0)
+			return IMAP_SEARCH_BADCHARSET;
+		start += 2;
+	}
+	struct search_parse p = {.arena = a,
+	                         .args = args + start,
+	                         .n = count - start,
+	                         .messages = messages,
+	                         .max_uid = max_uid};
+	struct search_key *root = search_parse_all(&p, 0);
+	if (root == NULL || p.pos != p.n) {
+		search_free(p.allocated);
+		*err = p.err != NULL ? p.err : "unexpected argument";
+		return IMAP_SEARCH_BAD;
+	}
+	out->root = root;
+	out->allocated = p.allocated;
+	return IMAP_SEARCH_OK;
+}
+
+void
+imap_search_free(struct imap_search *q)
+{
+	search_free(q->allocated);
+	q->allocated = NULL;
+	q->root = NULL;
+}
+
+/* RFC 4731 3.1: MIN, MAX and ALL only when something matched; COUNT
+ * always. */
+static void
+search_write_esearch(struct imap_cmd_ctx *ctx, const struct imap_search *q,
+                     bool uid, const uint32_t *hits, size_t n)
+{
+	struct buf *o = ctx->out;
+	buf_append_str(o, "* ESEARCH (TAG ");
+	imap_write_string(o, ctx->cmd.tag,
+	                  strnlen(ctx->cmd.tag, SEARCH_TAG_MAX));
+	buf_append_str(o, ")");
+	if (uid)
+		buf_append_str(o, " UID");
+	if ((q->ret & IMAP_SEARCH_RET_MIN) && n > 0)
+		buf_printf(o, " MIN %u", hits[0]);
+	if ((q->ret & IMAP_SEARCH_RET_MAX) && n > 0)
+		buf_printf(o, " MAX %u", hits[n - 1]);
+	if ((q->ret & IMAP_SEARCH_RET_ALL) && n > 0) {
+		buf_append_str(o, " ALL ");
+		seqset_write(o, hits, n);
+	}
+	if (q->ret & IMAP_SEARCH_RET_COUNT)
+		buf_printf(o, " COUNT %zu", n);
+	buf_append_str(o, "\r\n");
 }
 
 enum imap_action
@@ -552,38 +674,57 @@ imap_search(struct imap_cmd_ctx *ctx, bool uid)
 	enum imap_action act;
 	if (!imap_cmd_args(ctx, &args, &count, &act))
 		return act;
-	size_t start = 0;
-	if (count >= 2 && args[0].type == IMAP_ARG_ATOM &&
-	    strcasecmp(args[0].str, "CHARSET") == 0) {
-		if (strcasecmp(args[1].str, "UTF-8") != 0 &&
-		    strcasecmp(args[1].str, "US-ASCII") != 0)
-			return imap_cmd_no(ctx, "BADCHARSET (UTF-8 US-ASCII)",
-			                   "Unsupported charset.");
-		start = 2;
-	}
-	struct search_parse p = {ctx, args + start, count - start, 0, 0, NULL};
-	struct search_key *root = search_parse_all(&p, 0);
-	if (root == NULL || p.pos != p.n) {
+	struct mailbox *mb = ctx->s->mb;
+	uint32_t messages = mailbox_count(mb);
+	uint32_t max_uid = messages ? mailbox_msg(mb, messages)->uid : 0;
+	struct imap_search q;
+	const char *err;
+	switch (imap_search_parse(&ctx->arena, args, count, messages, max_uid,
+	                          &q, &err)) {
+	case IMAP_SEARCH_OK:
+		break;
+	case IMAP_SEARCH_BADCHARSET:
+		return imap_cmd_no(ctx, "BADCHARSET (UTF-8 US-ASCII)",
+		                   "Unsupported charset.");
+	case IMAP_SEARCH_BAD: {
 		char text[96];
-		snprintf(text, sizeof(text), "SEARCH: %s.",
-		         p.err ? p.err : "unexpected argument");
+		snprintf(text, sizeof(text), "SEARCH: %s.", err);
 		return imap_cmd_bad(ctx, text);
 	}
-	struct mailbox *mb = ctx->s->mb;
-	buf_append_str(ctx->out, "* SEARCH");
-	for (uint32_t seq = 1; seq <= mailbox_count(mb); seq++) {
+	}
+	/* IMAP4rev2 has no SEARCH response: a plain SEARCH is RETURN (ALL)
+	 * (RFC 9051 6.4.4) */
+	if (ctx->s->rev2 && !q.esearch) {
+		q.esearch = true;
+		q.ret = IMAP_SEARCH_RET_ALL;
+	}
+	uint32_t *hits = arena_alloc(&ctx->arena,
+	                             (messages ? messages : 1) * sizeof(*hits));
+	if (hits == NULL) {
+		imap_search_free(&q);
+		return imap_cmd_no(ctx, "SERVERBUG", "Out of memory.");
+	}
+	size_t n = 0;
+	for (uint32_t seq = 1; seq <= messages; seq++) {
 		struct search_msg sm = {.ctx = ctx,
 		                        .seq = seq,
 		                        .m = mailbox_msg(mb, seq),
 		                        .data = BUF_INIT};
-		if (search_match(root, &sm))
-			buf_printf(ctx->out, " %u", uid ? sm.m->uid : seq);
+		if (search_match(q.root, &sm))
+			hits[n++] = uid ? sm.m->uid : seq;
 		if (sm.mm != NULL)
 			mime_free(sm.mm);
 		buf_free(&sm.data);
 	}
-	buf_append_str(ctx->out, "\r\n");
-	search_free(root);
+	imap_search_free(&q);
+	if (q.esearch) {
+		search_write_esearch(ctx, &q, uid, hits, n);
+	} else {
+		buf_append_str(ctx->out, "* SEARCH");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(ctx->out, " %u", hits[i]);
+		buf_append_str(ctx->out, "\r\n");
+	}
 	return imap_cmd_ok(ctx, NULL, "Search completed.");
 }
 

@@ -72,9 +72,9 @@ struct imap_session {
 	bool mail_more; /* stopped at IMAP_MAIL_OUTPUT_CHUNK: run it again
 			 * once that output has drained */
 	struct imap_fetch_resume fetch;
-	bool rev2;                /* ENABLE IMAP4rev2 */
-	char *mb_name;            /* the selected mailbox's name */
-	bool idling;              /* in IDLE: the next line must be DONE */
+	bool rev2;     /* ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH */
+	char *mb_name; /* the selected mailbox's name */
+	bool idling;   /* in IDLE: the next line must be DONE */
 	uint32_t exists_reported; /* the message count the client knows */
 };
 
@@ -108,6 +108,8 @@ enum imap_action imap_session_bad_tagged(struct imap_session *s,
 bool imap_cmd_args(struct imap_cmd_ctx *ctx, struct imap_arg **args,
                    size_t *count, enum imap_action *act);
 void imap_capabilities(const struct imap_session *s, struct buf *out);
+/* IMAP4rev2 is offered (and can be enabled) where the mail store is. */
+bool imap_rev2_available(const struct imap_session *s);
 bool imap_clientid_available(const struct imap_session *s);
 
 enum imap_action imap_sasl_response(struct imap_session *s, const uint8_t *line,

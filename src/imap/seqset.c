@@ -81,3 +81,23 @@ seqset_free(struct seqset *set)
 	set->ranges = NULL;
 	set->n = 0;
 }
+
+void
+seqset_write(struct buf *out, const uint32_t *nums, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		/* a run: each number one more than the last (or repeated) */
+		while (j + 1 < n &&
+		       (nums[j + 1] == nums[j] ||
+		        (nums[j] < UINT32_MAX && nums[j + 1] == nums[j] + 1)))
+			j++;
+		if (i > 0)
+			buf_append(out, ",", 1);
+		if (nums[j] == nums[i])
+			buf_printf(out, "%u", nums[i]);
+		else
+			buf_printf(out, "%u:%u", nums[i], nums[j]);
+		i = j + 1;
+	}
+}

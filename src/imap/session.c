@@ -148,17 +148,26 @@ imap_clientid_available(const struct imap_session *s)
 	return s->cfg->clientid && s->tls && s->state == IMAP_STATE_NOTAUTH;
 }
 
+bool
+imap_rev2_available(const struct imap_session *s)
+{
+	return s->state != IMAP_STATE_NOTAUTH && s->cfg->mail_dir != NULL;
+}
+
 void
 imap_capabilities(const struct imap_session *s, struct buf *out)
 {
-	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+	buf_append_str(out, "IMAP4rev1");
+	if (imap_rev2_available(s))
+		buf_append_str(out, " IMAP4rev2");
+	buf_append_str(out, " LITERAL+ SASL-IR ID ENABLE");
 	if (s->state != IMAP_STATE_NOTAUTH) {
 		if (s->cfg->mail_dir != NULL)
 			buf_printf(out,
 			           " IDLE UIDPLUS MOVE UNSELECT NAMESPACE "
 			           "CHILDREN "
-			           "SPECIAL-USE STATUS=SIZE BINARY "
-			           "APPENDLIMIT=%llu",
+			           "SPECIAL-USE STATUS=SIZE APPENDLIMIT=%llu "
+			           "ESEARCH LIST-EXTENDED LIST-STATUS BINARY",
 			           (unsigned long long)s->cfg->append_limit);
 		return;
 	}

@@ -135,6 +135,7 @@ struct mailbox {
 	struct folder f;
 	struct ulstate st;
 	bool readonly, first_pending, fsync_pending;
+	bool hide_recent; /* mailbox_hide_recent() */
 };
 
 /* A message staged in a folder's tmp/, waiting for commit(). */
@@ -2667,7 +2668,17 @@ mailbox_msg(const struct mailbox *mb, uint32_t seq)
 	struct rec *x = &m->st.recs[seq - 1];
 	if (!x->size_known || !x->date_known)
 		rec_fill(m, x);
+	/* cleared where it is stored: the merge at the next sync keeps it
+	 * cleared, and a message new since then is cleared on first look */
+	if (m->hide_recent)
+		x->msg.flags &= ~(uint32_t)MAIL_RECENT;
 	return &x->msg;
+}
+
+void
+mailbox_hide_recent(struct mailbox *mb)
+{
+	mb->hide_recent = true;
 }
 
 uint32_t
@@ -3149,8 +3160,26 @@ mailstore_list(struct mailstore *ms,
 		goto out;
 	}
 	names_sort(&all);
-	for (size_t i = 0; i < all.n; i++) {
-		const char *n = all.v[i];
+	/* subscribed names that are no mailbox come in name order too */
+	struct names every;
+	memset(&every, 0, sizeof(every));
+	for (size_t i = 0; ok && i < all.n; i++)
+		ok = names_add(&every, all.v[i], strlen(all.v[i]));
+	for (size_t i = 0; ok && i < subs.n; i++)
+		ok = names_add(&every, subs.v[i], strlen(subs.v[i]));
+	if (!ok) {
+		names_free(&every);
+		r = say(err, errlen, MAIL_ERROR, "Out of memory");
+		goto out;
+	}
+	names_sort(&every);
+	for (size_t i = 0; i < every.n; i++) {
+		const char *n = every.v[i];
+		if (!names_has(&all, n)) {
+			fn(n, MAIL_ATTR_NONEXISTENT | MAIL_ATTR_SUBSCRIBED,
+			   arg);
+			continue;
+		}
 		unsigned attrs = special_use(n);
 		if (!is_inbox(n) && !names_has(&real, n))
 			attrs |= MAIL_ATTR_NOSELECT;
@@ -3160,6 +3189,7 @@ mailstore_list(struct mailstore *ms,
 			attrs |= MAIL_ATTR_SUBSCRIBED;
 		fn(n, attrs, arg);
 	}
+	names_free(&every);
 out:
 	names_free(&real);
 	names_free(&all);
@@ -3485,6 +3515,8 @@ mailstore_status(struct mailstore *ms, const char *name, struct mail_status *st,
 		st->uidvalidity = u.uidvalidity;
 		for (size_t i = 0; i < u.n; i++) {
 			st->unseen += !(u.recs[i].msg.flags & MAIL_SEEN);
+			st->deleted +=
+			        (u.recs[i].msg.flags & MAIL_DELETED) != 0;
 			st->size += u.recs[i].msg.size;
 		}
 	}

@@ -41,7 +41,12 @@ enum mail_attr {
 	MAIL_ATTR_TRASH = 1 << 6,
 	MAIL_ATTR_JUNK = 1 << 7,
 	MAIL_ATTR_ARCHIVE = 1 << 8,
+	/* subscribed, but no such mailbox (RFC 5258 \NonExistent) */
+	MAIL_ATTR_NONEXISTENT = 1 << 9,
 };
+#define MAIL_ATTR_SPECIAL_USE                                                  \
+	(MAIL_ATTR_DRAFTS | MAIL_ATTR_SENT | MAIL_ATTR_TRASH |                 \
+	 MAIL_ATTR_JUNK | MAIL_ATTR_ARCHIVE)
 
 struct mail_msg {
 	uint32_t uid;
@@ -53,6 +58,7 @@ struct mail_msg {
 
 struct mail_status {
 	uint32_t messages, recent, unseen;
+	uint32_t deleted; /* flagged \Deleted (STATUS DELETED, RFC 9051) */
 	uint32_t uidnext, uidvalidity;
 	uint64_t size; /* sum of RFC822.SIZE (STATUS=SIZE) */
 };
@@ -89,7 +95,8 @@ struct mailbox;
 struct mailstore *mailstore_open(const char *dir, char *err, size_t errlen);
 void mailstore_close(struct mailstore *ms);
 
-/* Calls fn for every mailbox (INBOX included), in name order. */
+/* Calls fn for every mailbox (INBOX included), in name order, and for
+ * every subscribed name that is no mailbox (MAIL_ATTR_NONEXISTENT). */
 enum mail_result mailstore_list(struct mailstore *ms,
                                 void (*fn)(const char *name, unsigned attrs,
                                            void *arg),
@@ -128,6 +135,11 @@ void mailbox_close(struct mailbox *mb);
 enum mail_result mailbox_sync(struct mailbox *mb, struct mail_changes *ch,
                               char *err, size_t errlen);
 void mail_changes_free(struct mail_changes *ch);
+
+/* IMAP4rev2 has no \Recent (RFC 9051 Appendix E): from now on no message
+ * of mb shows MAIL_RECENT (the mailbox still claims new ones, so that
+ * another session does not see them as recent either). */
+void mailbox_hide_recent(struct mailbox *mb);
 
 uint32_t mailbox_count(const struct mailbox *mb);
 const struct mail_msg *mailbox_msg(const struct mailbox *mb, uint32_t seq);

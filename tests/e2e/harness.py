@@ -77,9 +77,10 @@ EXAMPLE_UUID = "23bf83be-aad7-46aa-9e0f-39191ccf402f"
 
 BASE_CAPS = {"IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE"}
 # After login: the mail extensions, and APPENDLIMIT=<n> (see authed_caps).
-AUTHED_CAPS = BASE_CAPS | {"IDLE", "UIDPLUS", "MOVE", "UNSELECT", "NAMESPACE",
-                           "CHILDREN", "SPECIAL-USE", "STATUS=SIZE",
-                           "APPENDLIMIT", "BINARY"}
+AUTHED_CAPS = BASE_CAPS | {"IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "UNSELECT",
+                           "NAMESPACE", "CHILDREN", "SPECIAL-USE",
+                           "STATUS=SIZE", "APPENDLIMIT", "ESEARCH",
+                           "LIST-EXTENDED", "LIST-STATUS", "BINARY"}
 
 
 def authed_caps(caps):

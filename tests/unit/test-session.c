@@ -841,6 +841,9 @@ enable_after_auth(void **state)
 	t_expect(t, "a " LOGGED_IN);
 	t_cmd(t, "b ENABLE UTF8=ACCEPT\r\n",
 	      "* ENABLED\r\nb OK ENABLE completed.\r\n");
+	/* without a mail store IMAP4rev2 is not offered, so not enabled */
+	t_cmd(t, "b2 ENABLE IMAP4rev2\r\n",
+	      "* ENABLED\r\nb2 OK ENABLE completed.\r\n");
 	t_cmd(t, "c LOGIN joe secret\r\n", "c BAD Unknown command.\r\n");
 	t_cmd(t, "d ID NIL\r\n", ID_REPLY "d OK ID completed.\r\n");
 }
