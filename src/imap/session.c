@@ -523,15 +523,15 @@ imap_session_mail_run(struct imap_session *s, struct buf *out)
 size_t
 imap_session_idle_dirs(const struct imap_session *s, char dirs[2][4096])
 {
-	if (s->mb_name == NULL || s->cfg->mail_dir == NULL || s->user == NULL)
+	if (s->mb == NULL)
 		return 0;
-	/* Maildir++: INBOX is the root, a folder is "/.Name" */
-	bool inbox = strcmp(s->mb_name, "INBOX") == 0;
-	for (int i = 0; i < 2; i++)
-		snprintf(dirs[i], 4096, "%s/%s%s%s/%s", s->cfg->mail_dir,
-		         s->user, inbox ? "" : "/.", inbox ? "" : s->mb_name,
-		         i == 0 ? "new" : "cur");
-	return 2;
+	/* The store's own descriptors, through /proc: no path is rebuilt
+	 * from names, so IDLE watches exactly what the session reads. */
+	int fds[2];
+	size_t n = mailbox_watch_fds(s->mb, fds);
+	for (size_t i = 0; i < n; i++)
+		snprintf(dirs[i], 4096, "/proc/self/fd/%d", fds[i]);
+	return n;
 }
 
 void

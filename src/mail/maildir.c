@@ -2698,6 +2698,14 @@ mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid)
 	return 0;
 }
 
+size_t
+mailbox_watch_fds(const struct mailbox *mb, int fds[2])
+{
+	fds[0] = mb->f.newfd;
+	fds[1] = mb->f.curfd;
+	return 2;
+}
+
 uint32_t
 mailbox_uidvalidity(const struct mailbox *mb)
 {

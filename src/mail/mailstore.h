@@ -183,6 +183,11 @@ enum mail_result mailbox_move(struct mailbox *mb, const uint32_t *seqs,
 enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
                                  size_t nuids, char *err, size_t errlen);
 
+/* The directories whose changes mean the open mailbox changed (for IDLE's
+ * inotify watches), as open descriptors owned by mb: Maildir's new/ and
+ * cur/. Returns how many it wrote (at most 2). */
+size_t mailbox_watch_fds(const struct mailbox *mb, int fds[2]);
+
 /* Checks a client's mailbox name: no "..", no "/", no leading "." or "~",
  * no control characters, valid modified UTF-7, at most MAIL_NAME_MAX. */
 bool mailstore_name_valid(const char *name);

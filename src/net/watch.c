@@ -16,9 +16,12 @@
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |     \
 	 IN_CLOSE_WRITE | IN_DELETE_SELF)
 
+/* One watched directory and the connections idling on it. Keyed by the
+ * watch descriptor only: inotify returns the same one for the same inode
+ * whatever path reached it (sessions pass /proc/self/fd/N paths, and N is
+ * reused for other directories once closed). */
 struct watch {
 	int wd;
-	char *path;
 	struct conn **conns;
 	size_t n, cap;
 };
@@ -26,7 +29,7 @@ struct watch {
 struct watch_set {
 	int fd;
 	struct event *ev;
-	struct hmap *by_path, *by_wd;
+	struct hmap *by_wd;
 };
 
 static void
@@ -69,13 +72,12 @@ watch_init(struct io_thread *th)
 	if (ws == NULL)
 		return false;
 	ws->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	ws->by_path = hmap_new(WATCH_BUCKETS);
 	ws->by_wd = hmap_new(WATCH_BUCKETS);
 	if (ws->fd >= 0)
 		ws->ev = event_new(th->loop.base, ws->fd, EV_READ | EV_PERSIST,
 		                   watch_cb, th);
-	if (ws->fd < 0 || ws->by_path == NULL || ws->by_wd == NULL ||
-	    ws->ev == NULL || event_add(ws->ev, NULL) != 0) {
+	if (ws->fd < 0 || ws->by_wd == NULL || ws->ev == NULL ||
+	    event_add(ws->ev, NULL) != 0) {
 		log_warn("idle: no inotify (%s): IDLE reports changes only "
 		         "at its end",
 		         strerror(errno));
@@ -91,7 +93,6 @@ static void
 watch_free(void *p)
 {
 	struct watch *w = p;
-	free(w->path);
 	free(w->conns);
 	free(w);
 }
@@ -106,8 +107,7 @@ watch_destroy(struct io_thread *th)
 		event_free(ws->ev);
 	if (ws->fd >= 0)
 		close(ws->fd);
-	hmap_free(ws->by_wd, NULL);
-	hmap_free(ws->by_path, watch_free);
+	hmap_free(ws->by_wd, watch_free);
 	free(ws);
 	th->watches = NULL;
 }
@@ -118,33 +118,22 @@ watch_add(struct io_thread *th, const char *path, struct conn *conn)
 	struct watch_set *ws = th->watches;
 	if (ws == NULL)
 		return NULL;
-	struct watch *w = hmap_get(ws->by_path, path);
+	int wd = inotify_add_watch(ws->fd, path, WATCH_EVENTS);
+	if (wd < 0) {
+		log_warn("idle: cannot watch %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char key[16];
+	watch_key(wd, key);
+	struct watch *w = hmap_get(ws->by_wd, key);
 	if (w == NULL) {
-		int wd = inotify_add_watch(ws->fd, path, WATCH_EVENTS);
-		if (wd < 0) {
-			log_warn("idle: cannot watch %s: %s", path,
-			         strerror(errno));
+		w = calloc(1, sizeof(*w));
+		if (w == NULL || !hmap_put(ws->by_wd, key, w)) {
+			free(w);
+			inotify_rm_watch(ws->fd, wd);
 			return NULL;
 		}
-		char key[16];
-		watch_key(wd, key);
-		/* inotify returns the same wd for the same inode */
-		w = hmap_get(ws->by_wd, key);
-		if (w == NULL) {
-			w = calloc(1, sizeof(*w));
-			if (w == NULL || (w->path = strdup(path)) == NULL ||
-			    !hmap_put(ws->by_path, path, w) ||
-			    !hmap_put(ws->by_wd, key, w)) {
-				if (w != NULL) {
-					hmap_remove(ws->by_path, path);
-					free(w->path);
-					free(w);
-				}
-				inotify_rm_watch(ws->fd, wd);
-				return NULL;
-			}
-			w->wd = wd;
-		}
+		w->wd = wd;
 	}
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 4;
@@ -174,7 +163,6 @@ watch_remove(struct io_thread *th, struct watch *w, struct conn *conn)
 	char key[16];
 	watch_key(w->wd, key);
 	hmap_remove(ws->by_wd, key);
-	hmap_remove(ws->by_path, w->path);
 	inotify_rm_watch(ws->fd, w->wd);
 	watch_free(w);
 }

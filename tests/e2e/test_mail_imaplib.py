@@ -1514,6 +1514,28 @@ class MailImaplibTest(MailTestCase):
         d = c.fetch("1", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]")[1]
         self.assertEqual(list(d.values())[0], b"Subject: while idling\r\n\r\n")
 
+    def test_idle_watch_follows_the_session_not_a_reused_descriptor(self):
+        """IDLE watches the selected mailbox's own directory descriptors
+        (/proc/self/fd/N): once one user's session has idled and left, the
+        descriptor numbers are reused by another user's mailbox, and that
+        session must be told of its own deliveries, not the first user's."""
+        a = self.raw()
+        a.ok("SELECT INBOX")
+        tag = self._idle(a)
+        time.sleep(0.2)
+        self._idle_done(a, tag)
+        a.ok("LOGOUT")
+        b = self.raw()
+        b.ok("SELECT INBOX")
+        tag = self._idle(b)
+        time.sleep(0.2)
+        self.deliver(a.user, simple_message(subject="not for b"))
+        self.deliver(b.user, simple_message(subject="for b"))
+        self.assertEqual(b.readline(timeout=3), b"* 1 EXISTS")
+        self._idle_done(b, tag)
+        d = b.fetch("1", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]")[1]
+        self.assertEqual(list(d.values())[0], b"Subject: for b\r\n\r\n")
+
     def test_idle_on_subfolder_and_without_mailbox(self):
         c = self.raw()
         # authenticated state: IDLE is allowed, DONE ends it
