@@ -217,6 +217,29 @@ fetch_section(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
 	return true;
 }
 
+/* ENVELOPE, BODYSTRUCTURE and BODY of message seq into v[]: from the
+ * folder's cache when mm is NULL (false on a miss), else computed from
+ * its parsed MIME structure mm and cached for next time. */
+static bool
+fetch_cached_struct(struct mailbox *mb, uint32_t seq,
+                    const struct mime_message *mm,
+                    struct buf v[MAIL_CACHE_NFIELDS])
+{
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+		buf_clear(&v[f]);
+	if (mm == NULL) {
+		for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+			if (!mailbox_cache_get(mb, seq, f, &v[f]))
+				return false;
+		return true;
+	}
+	mime_write_envelope(&v[MAIL_CACHE_ENVELOPE], mm);
+	mime_write_bodystructure(&v[MAIL_CACHE_BODYSTRUCTURE], mm, true);
+	mime_write_bodystructure(&v[MAIL_CACHE_BODY], mm, false);
+	mailbox_cache_put(mb, seq, v);
+	return true;
+}
+
 static bool
 fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
           size_t nitems, bool uid)
@@ -225,9 +248,11 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	const struct mail_msg *m = mailbox_msg(mb, seq);
 	bool need_msg = false, set_seen = false, has_uid = false,
 	     has_flags = false;
+	bool need_struct = false; /* ENVELOPE, BODYSTRUCTURE, BODY */
 	for (size_t i = 0; i < nitems; i++) {
 		enum fetch_kind k = it[i].kind;
-		need_msg |= k >= FETCH_ENVELOPE;
+		need_msg |= k > FETCH_BODY;
+		need_struct |= k >= FETCH_ENVELOPE && k <= FETCH_BODY;
 		set_seen |= (k == FETCH_SECTION && !it[i].peek) ||
 		            k == FETCH_RFC822 || k == FETCH_RFC822_TEXT;
 		has_uid |= k == FETCH_UID;
@@ -235,12 +260,19 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	}
 	struct buf msg = BUF_INIT;
 	struct mime_message *mm = NULL;
+	struct buf cs[MAIL_CACHE_NFIELDS] = {BUF_INIT, BUF_INIT, BUF_INIT};
+	bool cached = need_struct && fetch_cached_struct(mb, seq, NULL, cs);
+	need_msg |= need_struct && !cached;
 	if (need_msg) {
 		if (!imap_mail_load(ctx->s->mb, seq, &msg)) {
 			buf_free(&msg);
+			for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+				buf_free(&cs[f]);
 			return false; /* expunged by someone else meanwhile */
 		}
 		mm = mime_parse(msg.data, msg.len);
+		if (need_struct && !cached)
+			cached = fetch_cached_struct(mb, seq, mm, cs);
 	}
 	bool flags_changed = false;
 	if (set_seen && !(m->flags & MAIL_SEEN) && !mailbox_readonly(mb)) {
@@ -287,15 +319,31 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			break;
 		case FETCH_ENVELOPE:
 			buf_append_str(o, "ENVELOPE ");
-			mime_write_envelope(o, mm);
+			if (cached)
+				buf_append(o,
+				           buf_head(&cs[MAIL_CACHE_ENVELOPE]),
+				           buf_used(&cs[MAIL_CACHE_ENVELOPE]));
+			else
+				mime_write_envelope(o, mm);
 			break;
 		case FETCH_BODYSTRUCTURE:
 			buf_append_str(o, "BODYSTRUCTURE ");
-			mime_write_bodystructure(o, mm, true);
+			if (cached)
+				buf_append(
+				        o,
+				        buf_head(&cs[MAIL_CACHE_BODYSTRUCTURE]),
+				        buf_used(
+				                &cs[MAIL_CACHE_BODYSTRUCTURE]));
+			else
+				mime_write_bodystructure(o, mm, true);
 			break;
 		case FETCH_BODY:
 			buf_append_str(o, "BODY ");
-			mime_write_bodystructure(o, mm, false);
+			if (cached)
+				buf_append(o, buf_head(&cs[MAIL_CACHE_BODY]),
+				           buf_used(&cs[MAIL_CACHE_BODY]));
+			else
+				mime_write_bodystructure(o, mm, false);
 			break;
 		case FETCH_RFC822:
 			buf_append_str(o, "RFC822 ");
@@ -325,6 +373,8 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	if (mm != NULL)
 		mime_free(mm);
 	buf_free(&msg);
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+		buf_free(&cs[f]);
 	return true;
 }
 

@@ -47,6 +47,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "mail/cache.h"
 #include "mail/utf7.h"
 
 #define UIDLIST_FILE  "dovecot-uidlist"
@@ -134,6 +135,7 @@ struct mailbox {
 	struct mailstore *ms;
 	struct folder f;
 	struct ulstate st;
+	struct mail_cache *cache; /* made on first use */
 	bool readonly, first_pending, fsync_pending;
 };
 
@@ -2602,9 +2604,48 @@ mailbox_close(struct mailbox *mb)
 		            NULL, 0);
 		folder_unlock(&mb->f);
 	}
+	mail_cache_free(mb->cache);
 	ulstate_free(&mb->st);
 	folder_close(&mb->f);
 	free(mb);
+}
+
+/* ---- the FETCH cache ---- */
+
+/* Whether a cached UID may still be asked for: ours, or newer than what
+ * this session has seen. */
+static bool
+cache_live(void *arg, uint32_t uid)
+{
+	const struct mailbox *mb = arg;
+	return uid >= mb->st.uidnext || mailbox_seq_of_uid(mb, uid) != 0;
+}
+
+static struct mail_cache *
+cache_of(struct mailbox *mb)
+{
+	if (mb->cache == NULL)
+		mb->cache = mail_cache_new(mb->f.dfd, mb->st.uidvalidity,
+		                           cache_live, mb);
+	return mb->cache;
+}
+
+bool
+mailbox_cache_get(struct mailbox *mb, uint32_t seq, enum mail_cache_field field,
+                  struct buf *out)
+{
+	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
+		return false;
+	return mail_cache_get(mb->cache, mb->st.recs[seq - 1].msg.uid, field,
+	                      out);
+}
+
+void
+mailbox_cache_put(struct mailbox *mb, uint32_t seq, const struct buf *vals)
+{
+	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
+		return;
+	mail_cache_put(mb->cache, mb->st.recs[seq - 1].msg.uid, vals);
 }
 
 static uint32_t
