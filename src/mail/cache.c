@@ -280,6 +280,127 @@ detach(struct mail_cache *c)
 	index_reset(c);
 }
 
+/* True if the name still leads to the file we have open. */
+static bool
+same_file(const struct mail_cache *c)
+{
+	struct stat a, b;
+	return fstat(c->fd, &a) == 0 &&
+	       fstatat(c->dfd, MAIL_CACHE_FILE, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* ---- writing ---- */
+
+/* flock() with a bound on the wait. */
+static bool
+lock_fd(int fd)
+{
+	for (int waited = 0;; waited += CACHE_LOCK_POLL_MS) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || waited >= CACHE_LOCK_TIMEOUT_MS)
+			return false;
+		struct timespec ts = {0, CACHE_LOCK_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Starts the file that will replace the current one: the header, and
+ * our lock on it before anyone can see it. -1 on failure. */
+static int
+replace_begin(struct mail_cache *c)
+{
+	uint8_t hdr[CACHE_HDR_LEN];
+	hdr_make(hdr, c->uidvalidity);
+	int fd = openat(c->dfd, CACHE_TMP,
+	                O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	                0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) < 0 ||
+	    pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		close(fd);
+		unlinkat(c->dfd, CACHE_TMP, 0);
+		return -1;
+	}
+	return fd;
+}
+
+/* Renames it over the current file and makes it ours (still locked). */
+static bool
+replace_commit(struct mail_cache *c, int fd, bool ok)
+{
+	if (!ok || renameat(c->dfd, CACHE_TMP, c->dfd, MAIL_CACHE_FILE) < 0) {
+		close(fd);
+		unlinkat(c->dfd, CACHE_TMP, 0);
+		return false;
+	}
+	detach(c); /* drops the old file's lock */
+	c->fd = fd;
+	c->end = CACHE_HDR_LEN;
+	scan(c, true);
+	return true;
+}
+
+/* Whether dead records (expunged messages, duplicates) dominate. */
+static bool
+compact_wanted(struct mail_cache *c, size_t *dead)
+{
+	c->checked = true;
+	*dead = c->dups;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->tab[i].uid != 0 && !c->live(c->arg, c->tab[i].uid))
+			(*dead)++;
+	size_t live = c->n + c->dups - *dead;
+	return *dead >= CACHE_COMPACT_MIN && *dead > live;
+}
+
+/* Copies the live records to a new file, with the lock held. No fsync: a
+ * file lost in a crash is a file to rebuild. */
+static void
+compact(struct mail_cache *c, size_t dead)
+{
+	int fd = replace_begin(c);
+	if (fd < 0)
+		return;
+	uint8_t *rec = malloc(CACHE_RECORD_MAX);
+	off_t at = CACHE_HDR_LEN;
+	bool ok = rec != NULL;
+	for (size_t i = 0; ok && i < c->cap; i++) {
+		struct ent *e = &c->tab[i];
+		if (e->uid == 0 || !c->live(c->arg, e->uid))
+			continue;
+		ok = pread_all(c->fd, rec, e->len, (off_t)e->off) ==
+		             (ssize_t)e->len &&
+		     pwrite(fd, rec, e->len, at) == (ssize_t)e->len;
+		at += e->len;
+	}
+	free(rec);
+	if (replace_commit(c, fd, ok))
+		log_info("maildir cache: compacted, %zu records dropped", dead);
+	c->checked = true;
+}
+
+/* On first reading a file: compacts it if it needs it and nobody else is
+ * writing (else a later handle will). */
+static void
+compact_if_idle(struct mail_cache *c)
+{
+	size_t dead;
+	if ((fcntl(c->fd, F_GETFL) & O_ACCMODE) != O_RDWR ||
+	    !compact_wanted(c, &dead) || flock(c->fd, LOCK_EX | LOCK_NB) < 0)
+		return;
+	if (same_file(c)) {
+		scan(c, true);
+		if (compact_wanted(c, &dead))
+			compact(c, dead);
+	}
+	flock(c->fd, LOCK_UN);
+}
+
 /* Opens the file if it is there and valid: for writing too if we may,
  * so that a later put needn't open and index it again. */
 static bool
@@ -298,17 +419,8 @@ attach(struct mail_cache *c)
 	}
 	c->end = CACHE_HDR_LEN;
 	scan(c, false);
+	compact_if_idle(c);
 	return true;
-}
-
-/* True if the name still leads to the file we have open. */
-static bool
-same_file(const struct mail_cache *c)
-{
-	struct stat a, b;
-	return fstat(c->fd, &a) == 0 &&
-	       fstatat(c->dfd, MAIL_CACHE_FILE, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* ---- public ---- */
@@ -379,93 +491,6 @@ mail_cache_get(struct mail_cache *c, uint32_t uid, enum mail_cache_field field,
 	}
 	free(rec);
 	return ok;
-}
-
-/* flock() with a bound on the wait. */
-static bool
-lock_fd(int fd)
-{
-	for (int waited = 0;; waited += CACHE_LOCK_POLL_MS) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return true;
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK || waited >= CACHE_LOCK_TIMEOUT_MS)
-			return false;
-		struct timespec ts = {0, CACHE_LOCK_POLL_MS * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* Starts the file that will replace the current one: the header, and
- * our lock on it before anyone can see it. -1 on failure. */
-static int
-replace_begin(struct mail_cache *c)
-{
-	uint8_t hdr[CACHE_HDR_LEN];
-	hdr_make(hdr, c->uidvalidity);
-	int fd = openat(c->dfd, CACHE_TMP,
-	                O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	                0600);
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX) < 0 ||
-	    pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-		close(fd);
-		unlinkat(c->dfd, CACHE_TMP, 0);
-		return -1;
-	}
-	return fd;
-}
-
-/* Renames it over the current file and makes it ours (still locked). */
-static bool
-replace_commit(struct mail_cache *c, int fd, bool ok)
-{
-	if (!ok || renameat(c->dfd, CACHE_TMP, c->dfd, MAIL_CACHE_FILE) < 0) {
-		close(fd);
-		unlinkat(c->dfd, CACHE_TMP, 0);
-		return false;
-	}
-	detach(c); /* drops the old file's lock */
-	c->fd = fd;
-	c->end = CACHE_HDR_LEN;
-	scan(c, true);
-	return true;
-}
-
-/* Copies the live records to a new file when dead ones dominate. No
- * fsync: a file lost in a crash is a file to rebuild. */
-static void
-maybe_compact(struct mail_cache *c)
-{
-	c->checked = true;
-	size_t dead = c->dups;
-	for (size_t i = 0; i < c->cap; i++)
-		if (c->tab[i].uid != 0 && !c->live(c->arg, c->tab[i].uid))
-			dead++;
-	size_t live = c->n + c->dups - dead;
-	if (dead < CACHE_COMPACT_MIN || dead <= live)
-		return;
-	int fd = replace_begin(c);
-	if (fd < 0)
-		return;
-	uint8_t *rec = malloc(CACHE_RECORD_MAX);
-	off_t at = CACHE_HDR_LEN;
-	bool ok = rec != NULL;
-	for (size_t i = 0; ok && i < c->cap; i++) {
-		struct ent *e = &c->tab[i];
-		if (e->uid == 0 || !c->live(c->arg, e->uid))
-			continue;
-		ok = pread_all(c->fd, rec, e->len, (off_t)e->off) ==
-		             (ssize_t)e->len &&
-		     pwrite(fd, rec, e->len, at) == (ssize_t)e->len;
-		at += e->len;
-	}
-	free(rec);
-	if (replace_commit(c, fd, ok))
-		log_info("maildir cache: compacted, %zu records dropped", dead);
-	c->checked = true;
 }
 
 void
@@ -551,8 +576,9 @@ mail_cache_put(struct mail_cache *c, uint32_t uid, const struct buf *vals)
 	} else if (ftruncate(c->fd, c->end) < 0) {
 		c->broken = true; /* readers still skip the torn record */
 	}
-	if (!c->checked)
-		maybe_compact(c);
+	size_t dead;
+	if (!c->checked && compact_wanted(c, &dead))
+		compact(c, dead);
 unlock:
 	if (c->fd >= 0)
 		flock(c->fd, LOCK_UN);
