@@ -27,7 +27,7 @@
 #include "lib/buf.h"
 #include "mail/mailstore.h"
 
-#define SCALE_N_DEFAULT 5000
+#define SCALE_N_DEFAULT 2000
 /* Per message, per step: 100 us a message is 10 s for 100,000. */
 #define STEP_BUDGET_US 100
 #define STEP_SLACK_S   2.0 /* fixed part (fsyncs, a loaded machine) */
