@@ -8,6 +8,7 @@
  *   <folder>/dovecot-uidlist      "3 V<uidvalidity> N<uidnext> R<recent>"
  *                                 then "<uid> [W<size>] :<base name>"
  *   <folder>/dovecot-keywords     "<n> <keyword>": letter 'a'+n
+ *   <folder>/imapcid.cache        the FETCH cache (cache.c)
  *
  * A message file is "<base>:2,<flags>", flags in ASCII order (D draft,
  * F flagged, R answered, S seen, T deleted, a-z keywords); its mtime is the
@@ -19,7 +20,8 @@
  *   FOLDER_LOCK, so a killed process never leaves it held). readdir() may
  *   skip a file renamed while it reads; under the lock none of ours is, so
  *   a file present before and after a scan is always seen and never gets
- *   a second UID.
+ *   a second UID. Whoever reads the uidlist to write it back also holds
+ *   Dovecot's dotlock (UIDLIST_DOTLOCK), so a live Dovecot can share it.
  * - A UID is written to the uidlist (fsync) before anyone reports it, and
  *   uidnext never goes down, so no UID is handed out twice.
  * - A message becomes visible by one rename from tmp/ (the commit point).
