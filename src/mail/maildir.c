@@ -534,7 +534,7 @@ folder_lock(struct folder *f, char *err, size_t errlen)
 }
 
 /*
- * Dovecot's rules for its dotlock (lib/file-dotlock.c): made with O_EXCL,
+ * Dovecot's rules for its dotlock (lib/file-dotlock.c): made by link(),
  * holding "pid:host"; stale when that process is gone (same host, and the
  * lock older than DOTLOCK_PID_CHECK_SEC), or when neither the lock nor
  * the uidlist has changed for DOTLOCK_STALE_SEC. sb is the lock's lstat.
@@ -581,47 +581,61 @@ dotlock_stale(struct folder *f, const struct stat *sb)
 	return now > last + DOTLOCK_STALE_SEC;
 }
 
+/* Writes "pid:host" to a new file in tmp/, to be linked into place: a
+ * dotlock then never exists without its owner's pid, not even when we are
+ * killed while making it (Dovecot's default method too). Its name has no
+ * leading dot so that clean_tmp() removes one a kill left behind. */
+static int
+dotlock_prepare(struct folder *f, char *name, size_t namelen, struct stat *sb)
+{
+	char text[HOST_MAX + 32];
+	int len = snprintf(text, sizeof(text), "%ld:%s", (long)getpid(),
+	                   f->ms->rawhost);
+	snprintf(name, namelen, "imapcid-dotlock.%ld.%lu", (long)getpid(),
+	         atomic_fetch_add(&name_counter, 1) + 1);
+	int fd = openat(f->tmpfd, name,
+	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	                0644);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, text, (size_t)len) < 0 || fstat(fd, sb) < 0) {
+		int e = errno;
+		close(fd);
+		unlinkat(f->tmpfd, name, 0);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Takes Dovecot's dotlock, waiting (polled) up to LOCK_TIMEOUT_MS. Where
  * we may not create it (a read-only folder) we can't write the uidlist
  * either, so going on without it is safe. */
 static enum mail_result
 dotlock_take(struct folder *f, char *err, size_t errlen)
 {
-	char text[HOST_MAX + 32];
-	int len = snprintf(text, sizeof(text), "%ld:%s", (long)getpid(),
-	                   f->ms->rawhost);
-	for (int waited = 0;; waited += LOCK_POLL_MS) {
-		int fd = openat(f->dfd, UIDLIST_DOTLOCK,
-		                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		                        O_NOFOLLOW,
-		                0644);
-		if (fd >= 0) {
-			struct stat sb;
-			/* empty if the write fails: Dovecot then goes by
-			 * age alone */
-			if (write_all(fd, text, (size_t)len) < 0 &&
-			    ftruncate(fd, 0) < 0)
-				log_warn("maildir %s: can't write %s: %s",
-				         f->name, UIDLIST_DOTLOCK,
-				         strerror(errno));
-			bool ok = fstat(fd, &sb) == 0;
-			close(fd);
-			if (!ok) {
-				enum mail_result r = sys_error(
-				        err, errlen, "stat", UIDLIST_DOTLOCK);
-				unlinkat(f->dfd, UIDLIST_DOTLOCK, 0);
-				return r;
-			}
-			f->dotlocked = true;
-			f->dl_dev = sb.st_dev;
-			f->dl_ino = sb.st_ino;
-			return MAIL_OK;
-		}
+	char tmp[FNAME_MAX + 1];
+	struct stat mine;
+	enum mail_result r = MAIL_OK;
+	if (dotlock_prepare(f, tmp, sizeof(tmp), &mine) < 0) {
 		if (errno == EACCES || errno == EROFS || errno == EPERM)
 			return MAIL_OK;
-		if (errno != EEXIST)
-			return sys_error(err, errlen, "create",
-			                 UIDLIST_DOTLOCK);
+		return sys_error(err, errlen, "create", UIDLIST_DOTLOCK);
+	}
+	for (int waited = 0;; waited += LOCK_POLL_MS) {
+		if (linkat(f->tmpfd, tmp, f->dfd, UIDLIST_DOTLOCK, 0) == 0) {
+			f->dotlocked = true;
+			f->dl_dev = mine.st_dev;
+			f->dl_ino = mine.st_ino;
+			break;
+		}
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			break; /* read-only: see above */
+		if (errno != EEXIST) {
+			r = sys_error(err, errlen, "link", UIDLIST_DOTLOCK);
+			break;
+		}
 		struct stat sb, again;
 		if (fstatat(f->dfd, UIDLIST_DOTLOCK, &sb, AT_SYMLINK_NOFOLLOW) <
 		    0)
@@ -636,12 +650,16 @@ dotlock_take(struct folder *f, char *err, size_t errlen)
 			         UIDLIST_DOTLOCK);
 			unlinkat(f->dfd, UIDLIST_DOTLOCK, 0);
 		}
-		if (waited >= LOCK_TIMEOUT_MS)
-			return say(err, errlen, MAIL_NO,
-			           "Mailbox is locked, try again later");
+		if (waited >= LOCK_TIMEOUT_MS) {
+			r = say(err, errlen, MAIL_NO,
+			        "Mailbox is locked, try again later");
+			break;
+		}
 		struct timespec ts = {0, LOCK_POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+	unlinkat(f->tmpfd, tmp, 0);
+	return r;
 }
 
 /* Removes our dotlock, unless someone took it for stale meanwhile (then
