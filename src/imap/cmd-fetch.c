@@ -299,6 +299,36 @@ fetch_binary(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
 	return true;
 }
 
+/* ENVELOPE, BODYSTRUCTURE and BODY of message seq into v[]: from the
+ * folder's cache when mm is NULL (false on a miss), else computed from
+ * its parsed MIME structure mm and cached for next time. */
+static bool
+fetch_cached_struct(struct mailbox *mb, uint32_t seq,
+                    const struct mime_message *mm,
+                    struct buf v[MAIL_CACHE_NFIELDS])
+{
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+		buf_clear(&v[f]);
+	if (mm == NULL) {
+		for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+			if (!mailbox_cache_get(mb, seq, f, &v[f]))
+				return false;
+		return true;
+	}
+	mime_write_envelope(&v[MAIL_CACHE_ENVELOPE], mm);
+	mime_write_bodystructure(&v[MAIL_CACHE_BODYSTRUCTURE], mm, true);
+	mime_write_bodystructure(&v[MAIL_CACHE_BODY], mm, false);
+	mailbox_cache_put(mb, seq, v);
+	return true;
+}
+
+static void
+fetch_put_cached(struct buf *o, const char *label, const struct buf *v)
+{
+	buf_append_str(o, label);
+	buf_append(o, buf_head(v), buf_used(v));
+}
+
 /* The item is the whole message as stored (with CRLF line ends). */
 static bool
 fetch_whole(const struct fetch_item *it)
@@ -426,11 +456,14 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	bool stream = m->size >= IMAP_FETCH_STREAM_MIN;
 	bool need_msg = false, set_seen = false, has_uid = false,
 	     has_flags = false;
+	bool need_struct = false; /* ENVELOPE, BODYSTRUCTURE, BODY */
 	for (size_t i = 0; i < nitems; i++) {
 		enum fetch_kind k = it[i].kind;
-		if (i >= start)
-			need_msg |= k >= FETCH_ENVELOPE &&
+		if (i >= start) {
+			need_msg |= k > FETCH_BODY &&
 			            !(stream && fetch_whole(&it[i]));
+			need_struct |= k >= FETCH_ENVELOPE && k <= FETCH_BODY;
+		}
 		set_seen |= ((k == FETCH_SECTION || k == FETCH_BINARY) &&
 		             !it[i].peek) ||
 		            k == FETCH_RFC822 || k == FETCH_RFC822_TEXT;
@@ -445,15 +478,22 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	}
 	struct buf msg = BUF_INIT;
 	struct mime_message *mm = NULL;
+	struct buf cs[MAIL_CACHE_NFIELDS] = {BUF_INIT, BUF_INIT, BUF_INIT};
+	bool cached = need_struct && fetch_cached_struct(mb, seq, NULL, cs);
+	need_msg |= need_struct && !cached;
 	if (need_msg) {
 		if (!imap_mail_load(ctx->s->mb, seq, &msg)) {
 			buf_free(&msg);
+			for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+				buf_free(&cs[f]);
 			if (resuming) /* gone mid-way: close what was begun */
 				buf_append_str(o, ")\r\n");
 			r->in_msg = false;
 			return true; /* expunged by someone else meanwhile */
 		}
 		mm = mime_parse(msg.data, msg.len);
+		if (need_struct && !cached)
+			cached = fetch_cached_struct(mb, seq, mm, cs);
 	}
 	bool first = !resuming;
 	if (!resuming) {
@@ -501,16 +541,15 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			                                         : m->size));
 			break;
 		case FETCH_ENVELOPE:
-			buf_append_str(o, "ENVELOPE ");
-			mime_write_envelope(o, mm);
+			fetch_put_cached(o, "ENVELOPE ",
+			                 &cs[MAIL_CACHE_ENVELOPE]);
 			break;
 		case FETCH_BODYSTRUCTURE:
-			buf_append_str(o, "BODYSTRUCTURE ");
-			mime_write_bodystructure(o, mm, true);
+			fetch_put_cached(o, "BODYSTRUCTURE ",
+			                 &cs[MAIL_CACHE_BODYSTRUCTURE]);
 			break;
 		case FETCH_BODY:
-			buf_append_str(o, "BODY ");
-			mime_write_bodystructure(o, mm, false);
+			fetch_put_cached(o, "BODY ", &cs[MAIL_CACHE_BODY]);
 			break;
 		case FETCH_RFC822:
 			if (stream)
@@ -563,6 +602,8 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	if (mm != NULL)
 		mime_free(mm);
 	buf_free(&msg);
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+		buf_free(&cs[f]);
 	if (i < nitems)
 		return false;
 	buf_append_str(o, ")\r\n");

@@ -8,6 +8,7 @@
  *   <folder>/dovecot-uidlist      "3 V<uidvalidity> N<uidnext> R<recent>"
  *                                 then "<uid> [W<size>] :<base name>"
  *   <folder>/dovecot-keywords     "<n> <keyword>": letter 'a'+n
+ *   <folder>/imapcid.cache        the FETCH cache (cache.c)
  *
  * A message file is "<base>:2,<flags>", flags in ASCII order (D draft,
  * F flagged, R answered, S seen, T deleted, a-z keywords); its mtime is the
@@ -19,7 +20,8 @@
  *   FOLDER_LOCK, so a killed process never leaves it held). readdir() may
  *   skip a file renamed while it reads; under the lock none of ours is, so
  *   a file present before and after a scan is always seen and never gets
- *   a second UID.
+ *   a second UID. Whoever reads the uidlist to write it back also holds
+ *   Dovecot's dotlock (UIDLIST_DOTLOCK), so a live Dovecot can share it.
  * - A UID is written to the uidlist (fsync) before anyone reports it, and
  *   uidnext never goes down, so no UID is handed out twice.
  * - A message becomes visible by one rename from tmp/ (the commit point).
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,22 +50,33 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "mail/cache.h"
 #include "mail/utf7.h"
 
 #define UIDLIST_FILE  "dovecot-uidlist"
 #define UIDLIST_TMP   "dovecot-uidlist.imapcid"
 #define KEYWORDS_FILE "dovecot-keywords"
 #define KEYWORDS_TMP  "dovecot-keywords.imapcid"
-/* Not "dovecot-uidlist.lock": Dovecot uses that name as a dotlock. */
-#define FOLDER_LOCK      "imapcid-uidlist.lock"
-#define JOURNAL_FILE     "imapcid-journal"
-#define JOURNAL_TMP      "imapcid-journal.tmp"
-#define STORE_LOCK       "imapcid-store.lock"
-#define UIDVALIDITY_FILE "imapcid-uidvalidity"
-#define UIDVALIDITY_TMP  "imapcid-uidvalidity.tmp"
-#define SUBS_FILE        "subscriptions"
-#define SUBS_TMP         "subscriptions.imapcid"
-#define FOLDER_MARKER    "maildirfolder"
+/* Our own processes and threads queue on a flock() of FOLDER_LOCK (never
+ * left held by a killed process); whoever writes the uidlist also takes
+ * Dovecot's dotlock, UIDLIST_DOTLOCK, so a live Dovecot can share the
+ * folder. */
+#define FOLDER_LOCK     "imapcid-uidlist.lock"
+#define UIDLIST_DOTLOCK "dovecot-uidlist.lock"
+/* Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT: a dotlock that, like the
+ * uidlist, hasn't changed for this long was left by a dead process. */
+#define DOTLOCK_STALE_SEC 120
+/* Dovecot's STALE_PID_CHECK_SECS: a younger dotlock's "pid:host" isn't
+ * checked (its maker is most likely alive). */
+#define DOTLOCK_PID_CHECK_SEC 2
+#define JOURNAL_FILE          "imapcid-journal"
+#define JOURNAL_TMP           "imapcid-journal.tmp"
+#define STORE_LOCK            "imapcid-store.lock"
+#define UIDVALIDITY_FILE      "imapcid-uidvalidity"
+#define UIDVALIDITY_TMP       "imapcid-uidvalidity.tmp"
+#define SUBS_FILE             "subscriptions"
+#define SUBS_TMP              "subscriptions.imapcid"
+#define FOLDER_MARKER         "maildirfolder"
 /* Starts with "..", which no valid name maps to: never listed or opened. */
 #define DELETED_PREFIX "..imapcid-deleted."
 
@@ -88,11 +102,16 @@
 
 struct mailstore {
 	int rootfd;
-	char host[HOST_MAX + 1]; /* for unique file names */
+	char host[HOST_MAX + 1];    /* for unique file names */
+	char rawhost[HOST_MAX + 1]; /* gethostname(), as Dovecot has it */
 };
 
 struct folder {
 	int dfd, curfd, newfd, tmpfd, lockfd;
+	const struct mailstore *ms;
+	bool dotlocked; /* UIDLIST_DOTLOCK is ours: dl_dev, dl_ino */
+	dev_t dl_dev;
+	ino_t dl_ino;
 	char name[MAIL_NAME_MAX + 1]; /* normalized */
 };
 
@@ -134,6 +153,7 @@ struct mailbox {
 	struct mailstore *ms;
 	struct folder f;
 	struct ulstate st;
+	struct mail_cache *cache; /* made on first use */
 	bool readonly, first_pending, fsync_pending;
 	bool hide_recent; /* mailbox_hide_recent() */
 };
@@ -417,12 +437,17 @@ static void
 folder_init(struct folder *f)
 {
 	f->dfd = f->curfd = f->newfd = f->tmpfd = f->lockfd = -1;
+	f->ms = NULL;
+	f->dotlocked = false;
 	f->name[0] = '\0';
 }
+
+static void dotlock_release(struct folder *f);
 
 static void
 folder_close(struct folder *f)
 {
+	dotlock_release(f);
 	int *fds[] = {&f->dfd, &f->curfd, &f->newfd, &f->tmpfd, &f->lockfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
@@ -457,6 +482,7 @@ folder_open(struct mailstore *ms, const char *norm, struct folder *f, char *err,
 		return say(err, errlen, MAIL_NONEXISTENT,
 		           "Mailbox doesn't exist");
 	strcpy(f->name, norm);
+	f->ms = ms;
 	/* A folder may be a symlink an administrator made; its insides
 	 * (cur, new, tmp, files) may not. */
 	f->dfd = openat(ms->rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -508,9 +534,169 @@ folder_lock(struct folder *f, char *err, size_t errlen)
 	return lock_at(f->dfd, FOLDER_LOCK, &f->lockfd, err, errlen);
 }
 
+/*
+ * Dovecot's rules for its dotlock (lib/file-dotlock.c): made by link(),
+ * holding "pid:host"; stale when that process is gone (same host, and the
+ * lock older than DOTLOCK_PID_CHECK_SEC), or when neither the lock nor
+ * the uidlist has changed for DOTLOCK_STALE_SEC. sb is the lock's lstat.
+ */
+static bool
+dotlock_stale(struct folder *f, const struct stat *sb)
+{
+	time_t now = time(NULL);
+	if (sb->st_mtime < now - DOTLOCK_PID_CHECK_SEC) {
+		char buf[HOST_MAX + 32];
+		int fd = openat(f->dfd, UIDLIST_DOTLOCK,
+		                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			char *host = strchr(buf, ':'), *end;
+			long pid = strtol(buf, &end, 10);
+			if (host != NULL && end == host && pid > 0 &&
+			    strcmp(host + 1, f->ms->rawhost) == 0) {
+				/* our own pid: left behind by this process,
+				 * since we hold the flock every taker in it
+				 * takes first */
+				if (pid == (long)getpid())
+					return true;
+				if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+					return true;
+				return false; /* alive */
+			}
+		}
+	}
+	time_t last = sb->st_ctime;
+	if (sb->st_mtime > last && sb->st_mtime <= now)
+		last = sb->st_mtime;
+	struct stat ul;
+	if (fstatat(f->dfd, UIDLIST_FILE, &ul, 0) == 0) {
+		if (ul.st_ctime > last)
+			last = ul.st_ctime;
+		if (ul.st_mtime > last && ul.st_mtime <= now)
+			last = ul.st_mtime;
+	}
+	return now > last + DOTLOCK_STALE_SEC;
+}
+
+/* Writes "pid:host" to a new file in tmp/, to be linked into place: a
+ * dotlock then never exists without its owner's pid, not even when we are
+ * killed while making it (Dovecot's default method too). Its name has no
+ * leading dot so that clean_tmp() removes one a kill left behind. */
+static int
+dotlock_prepare(struct folder *f, char *name, size_t namelen, struct stat *sb)
+{
+	char text[HOST_MAX + 32];
+	int len = snprintf(text, sizeof(text), "%ld:%s", (long)getpid(),
+	                   f->ms->rawhost);
+	snprintf(name, namelen, "imapcid-dotlock.%ld.%lu", (long)getpid(),
+	         atomic_fetch_add(&name_counter, 1) + 1);
+	int fd = openat(f->tmpfd, name,
+	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	                0644);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, text, (size_t)len) < 0 || fstat(fd, sb) < 0) {
+		int e = errno;
+		close(fd);
+		unlinkat(f->tmpfd, name, 0);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Takes Dovecot's dotlock, waiting (polled) up to LOCK_TIMEOUT_MS. Where
+ * we may not create it (a read-only folder) we can't write the uidlist
+ * either, so going on without it is safe. */
+static enum mail_result
+dotlock_take(struct folder *f, char *err, size_t errlen)
+{
+	char tmp[FNAME_MAX + 1];
+	struct stat mine;
+	enum mail_result r = MAIL_OK;
+	if (dotlock_prepare(f, tmp, sizeof(tmp), &mine) < 0) {
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			return MAIL_OK;
+		return sys_error(err, errlen, "create", UIDLIST_DOTLOCK);
+	}
+	for (int waited = 0;; waited += LOCK_POLL_MS) {
+		if (linkat(f->tmpfd, tmp, f->dfd, UIDLIST_DOTLOCK, 0) == 0) {
+			f->dotlocked = true;
+			f->dl_dev = mine.st_dev;
+			f->dl_ino = mine.st_ino;
+			break;
+		}
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			break; /* read-only: see above */
+		if (errno != EEXIST) {
+			r = sys_error(err, errlen, "link", UIDLIST_DOTLOCK);
+			break;
+		}
+		struct stat sb, again;
+		if (fstatat(f->dfd, UIDLIST_DOTLOCK, &sb, AT_SYMLINK_NOFOLLOW) <
+		    0)
+			continue; /* just removed: try at once */
+		if (dotlock_stale(f, &sb) &&
+		    fstatat(f->dfd, UIDLIST_DOTLOCK, &again,
+		            AT_SYMLINK_NOFOLLOW) == 0 &&
+		    again.st_ino == sb.st_ino && again.st_dev == sb.st_dev &&
+		    again.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
+		    again.st_mtim.tv_nsec == sb.st_mtim.tv_nsec) {
+			log_warn("maildir %s: overriding a stale %s", f->name,
+			         UIDLIST_DOTLOCK);
+			unlinkat(f->dfd, UIDLIST_DOTLOCK, 0);
+		}
+		if (waited >= LOCK_TIMEOUT_MS) {
+			r = say(err, errlen, MAIL_NO,
+			        "Mailbox is locked, try again later");
+			break;
+		}
+		struct timespec ts = {0, LOCK_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	unlinkat(f->tmpfd, tmp, 0);
+	return r;
+}
+
+/* Removes our dotlock, unless someone took it for stale meanwhile (then
+ * it is theirs now). */
+static void
+dotlock_release(struct folder *f)
+{
+	struct stat sb;
+	if (!f->dotlocked)
+		return;
+	f->dotlocked = false;
+	if (fstatat(f->dfd, UIDLIST_DOTLOCK, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    sb.st_dev == f->dl_dev && sb.st_ino == f->dl_ino)
+		unlinkat(f->dfd, UIDLIST_DOTLOCK, 0);
+	else
+		log_warn("maildir %s: our %s was overridden", f->name,
+		         UIDLIST_DOTLOCK);
+}
+
+/* The folder lock plus Dovecot's dotlock: for whoever reads the uidlist
+ * to write it back. */
+static enum mail_result
+folder_lock_uidlist(struct folder *f, char *err, size_t errlen)
+{
+	enum mail_result r = folder_lock(f, err, errlen);
+	if (r != MAIL_OK)
+		return r;
+	if ((r = dotlock_take(f, err, errlen)) != MAIL_OK)
+		flock(f->lockfd, LOCK_UN);
+	return r;
+}
+
 static void
 folder_unlock(struct folder *f)
 {
+	dotlock_release(f);
 	if (f->lockfd >= 0)
 		flock(f->lockfd, LOCK_UN);
 }
@@ -2132,7 +2318,7 @@ commit(struct mailstore *ms, struct folder *dst, struct pending *p, size_t n,
 
 	*committed = false;
 	memset(&kst, 0, sizeof(kst));
-	if ((r = folder_lock(dst, err, errlen)) != MAIL_OK)
+	if ((r = folder_lock_uidlist(dst, err, errlen)) != MAIL_OK)
 		return r;
 	if ((r = journal_recover(ms, dst, err, errlen)) != MAIL_OK ||
 	    (r = ul_peek(dst, &v, &next, &usable, err, errlen)) != MAIL_OK)
@@ -2573,7 +2759,8 @@ mailbox_open(struct mailstore *ms, const char *name, bool readonly,
 	mb->ms = ms;
 	mb->readonly = readonly;
 	enum mail_result r = folder_open(ms, norm, &mb->f, err, errlen);
-	if (r == MAIL_OK && (r = folder_lock(&mb->f, err, errlen)) == MAIL_OK) {
+	if (r == MAIL_OK &&
+	    (r = folder_lock_uidlist(&mb->f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &mb->f, &mb->st, readonly ? 0 : SYNC_RW,
 		                NULL, false, err, errlen);
 		if (r == MAIL_OK && !readonly)
@@ -2598,14 +2785,54 @@ mailbox_close(struct mailbox *mb)
 		return;
 	flush_pending(mb);
 	/* sizes learnt by reading files: keep them for next time */
-	if (mb->st.dirty > 0 && folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
+	if (mb->st.dirty > 0 &&
+	    folder_lock_uidlist(&mb->f, NULL, 0) == MAIL_OK) {
 		sync_locked(mb->ms, &mb->f, &mb->st, SYNC_FLUSH, NULL, false,
 		            NULL, 0);
 		folder_unlock(&mb->f);
 	}
+	mail_cache_free(mb->cache);
 	ulstate_free(&mb->st);
 	folder_close(&mb->f);
 	free(mb);
+}
+
+/* ---- the FETCH cache ---- */
+
+/* Whether a cached UID may still be asked for: ours, or newer than what
+ * this session has seen. */
+static bool
+cache_live(void *arg, uint32_t uid)
+{
+	const struct mailbox *mb = arg;
+	return uid >= mb->st.uidnext || mailbox_seq_of_uid(mb, uid) != 0;
+}
+
+static struct mail_cache *
+cache_of(struct mailbox *mb)
+{
+	if (mb->cache == NULL)
+		mb->cache = mail_cache_new(mb->f.dfd, mb->st.uidvalidity,
+		                           cache_live, mb);
+	return mb->cache;
+}
+
+bool
+mailbox_cache_get(struct mailbox *mb, uint32_t seq, enum mail_cache_field field,
+                  struct buf *out)
+{
+	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
+		return false;
+	return mail_cache_get(mb->cache, mb->st.recs[seq - 1].msg.uid, field,
+	                      out);
+}
+
+void
+mailbox_cache_put(struct mailbox *mb, uint32_t seq, const struct buf *vals)
+{
+	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
+		return;
+	mail_cache_put(mb->cache, mb->st.recs[seq - 1].msg.uid, vals);
 }
 
 static uint32_t
@@ -2630,7 +2857,7 @@ mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
 		mb->first_pending = false;
 		return MAIL_OK;
 	}
-	enum mail_result r = folder_lock(&mb->f, err, errlen);
+	enum mail_result r = folder_lock_uidlist(&mb->f, err, errlen);
 	if (r != MAIL_OK)
 		return r;
 	r = sync_locked(mb->ms, &mb->f, &mb->st, mb->readonly ? 0 : SYNC_RW, ch,
@@ -3511,7 +3738,7 @@ mailstore_status(struct mailstore *ms, const char *name, struct mail_status *st,
 		return r;
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
-	if ((r = folder_lock(&f, err, errlen)) == MAIL_OK) {
+	if ((r = folder_lock_uidlist(&f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &f, &u, SYNC_SIZES, NULL, false, err,
 		                errlen);
 		folder_unlock(&f);
@@ -3636,6 +3863,7 @@ mailstore_open(const char *dir, char *err, size_t errlen)
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
 	host[HOST_MAX] = '\0';
+	strcpy(ms->rawhost, host);
 	for (size_t i = 0; host[i] != '\0'; i++) {
 		char c = host[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -89,6 +89,7 @@ enum mail_result {
 
 struct mailstore;
 struct mailbox;
+struct buf;
 
 /* Opens the store of one user rooted at dir (created, with INBOX and the
  * special-use folders, if missing). */
@@ -187,6 +188,30 @@ enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
  * inotify watches), as open descriptors owned by mb: Maildir's new/ and
  * cur/. Returns how many it wrote (at most 2). */
 size_t mailbox_watch_fds(const struct mailbox *mb, int fds[2]);
+
+/*
+ * A per-folder cache of what FETCH computes from a message's MIME
+ * structure, so repeated FETCH ENVELOPE/BODYSTRUCTURE/BODY over a large
+ * folder needn't read and parse the messages again. Values are the items
+ * as written after their name: "(" ... ")". A store may keep them anywhere
+ * (Maildir: a file in the folder, see cache.h) or not at all; a miss is
+ * never an error.
+ */
+enum mail_cache_field {
+	MAIL_CACHE_ENVELOPE,
+	MAIL_CACHE_BODYSTRUCTURE,
+	MAIL_CACHE_BODY, /* the non-extensible structure */
+	MAIL_CACHE_NFIELDS
+};
+
+/* Appends the cached value of field for message seq to out; false (out
+ * untouched) on a miss. */
+bool mailbox_cache_get(struct mailbox *mb, uint32_t seq,
+                       enum mail_cache_field field, struct buf *out);
+/* Stores every field of message seq: vals[f] for each field f (an array
+ * of MAIL_CACHE_NFIELDS). Best effort, never fails the caller. */
+void mailbox_cache_put(struct mailbox *mb, uint32_t seq,
+                       const struct buf *vals);
 
 /* Checks a client's mailbox name: no "..", no "/", no leading "." or "~",
  * no control characters, valid modified UTF-7, at most MAIL_NAME_MAX. */

@@ -1753,6 +1753,8 @@ mail_disk_full_uidlist(void **state)
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, prev);
 	assert_int_equal(r, MAIL_NOSPACE);
+	/* failed, and Dovecot's dotlock not left behind */
+	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
 	char *after = slurp(path_of(fx, "dovecot-uidlist"));
 	assert_string_equal(after, before);
 	free(before);
@@ -1760,6 +1762,109 @@ mail_disk_full_uidlist(void **state)
 	assert_int_equal(count_dir(path_of(fx, "tmp")), 0);
 	assert_int_equal(count_dir(path_of(fx, "cur")), 1);
 	assert_int_equal(append(fx, "INBOX", "Subject: 3\n\n3\n", 0), 2);
+}
+
+/* ---- Dovecot's dotlock ---- */
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A dotlock as Dovecot makes one: "pid:host", made age seconds ago. */
+static void
+make_dotlock(struct fx *fx, long pid, int age)
+{
+	char host[256] = "", text[300];
+	gethostname(host, sizeof(host) - 1);
+	snprintf(text, sizeof(text), "%ld:%s", pid, host);
+	spit(path_of(fx, "dovecot-uidlist.lock"), text);
+	struct timespec t[2] = {{time(NULL) - age, 0}, {time(NULL) - age, 0}};
+	assert_int_equal(
+	        utimensat(AT_FDCWD, path_of(fx, "dovecot-uidlist.lock"), t, 0),
+	        0);
+}
+
+/* Every writer of the uidlist holds the dotlock and removes it after. */
+static void
+mail_dotlock_taken_and_removed(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", 0);
+	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
+	struct mailbox *mb = open_box(fx, "INBOX", false);
+	deliver(fx, ".", "1700000001.M1P1.mda", "x\n");
+	struct mail_changes ch;
+	sync_ok(mb, &ch);
+	assert_int_equal(ch.exists, 2);
+	mail_changes_free(&ch);
+	mailbox_close(mb);
+	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
+}
+
+/* Left by a process that is gone (kill -9): overridden at once. */
+static void
+mail_dotlock_dead_owner(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", 0);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_true(child > 0);
+	waitpid(child, NULL, 0);
+	make_dotlock(fx, child, 10);
+	double t = mono_now();
+	assert_int_equal(append(fx, "INBOX", "Subject: 2\n\n2\n", 0), 2);
+	assert_true(mono_now() - t < 5);
+	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
+}
+
+struct holder {
+	struct fx *fx;
+	char lock[512];
+};
+
+static void *
+release_later(void *arg)
+{
+	struct holder *h = arg;
+	struct timespec ts = {0, 600 * 1000000L};
+	nanosleep(&ts, NULL);
+	unlink(h->lock);
+	return NULL;
+}
+
+/* Held by a live process (Dovecot writing the uidlist): we wait for it,
+ * don't touch the uidlist meanwhile, and go on once it is released. */
+static void
+mail_dotlock_live_owner_waits(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", 0);
+	char *before = slurp(path_of(fx, "dovecot-uidlist"));
+	make_dotlock(fx, 1, 10); /* init: always alive */
+	struct holder h = {fx, ""};
+	snprintf(h.lock, sizeof(h.lock), "%s",
+	         path_of(fx, "dovecot-uidlist.lock"));
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, release_later, &h), 0);
+	double t0 = mono_now();
+	uint32_t uid;
+	assert_int_equal(append_kw(fx, "INBOX", "Subject: 2\n\n2\n", 0, NULL, 0,
+	                           0, &uid),
+	                 MAIL_OK);
+	assert_true(mono_now() - t0 >= 0.5);
+	pthread_join(t, NULL);
+	assert_int_equal(uid, 2);
+	char *after = slurp(path_of(fx, "dovecot-uidlist"));
+	assert_true(strlen(after) > strlen(before));
+	free(before);
+	free(after);
+	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
 }
 
 int
@@ -1794,6 +1899,9 @@ main(void)
 	        T(mail_journal_recovery),
 	        T(mail_disk_full),
 	        T(mail_disk_full_uidlist),
+	        T(mail_dotlock_taken_and_removed),
+	        T(mail_dotlock_dead_owner),
+	        T(mail_dotlock_live_owner_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
