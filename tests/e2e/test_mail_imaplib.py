@@ -1580,5 +1580,51 @@ class MailImaplibTest(MailTestCase):
         self.assertEqual([int(d["UID"]) for d in a.fetch("1:*", "UID").values()], [2])
 
 
+class FetchCacheTest(MailTestCase):
+    """The per-folder cache of ENVELOPE/BODYSTRUCTURE/BODY (imapcid.cache):
+    written on first FETCH, answers identically from the cache, and is
+    rebuilt, never an error, when deleted or damaged."""
+
+    ITEMS = "(ENVELOPE BODYSTRUCTURE BODY)"
+
+    def test_cache_written_used_and_rebuilt(self):
+        c = self.raw()
+        for i in range(5):
+            u, t = c.append("INBOX", simple_message(subject="cached %d" % i))
+            self.assertTrue(t.startswith(b"OK"), t)
+        c.ok("SELECT INBOX")
+        u1, t = c.ok("FETCH 1:* " + self.ITEMS)
+        path = os.path.join(self.folder_dir(c.user, "INBOX"), "imapcid.cache")
+        self.assertTrue(os.path.exists(path))
+        size = os.path.getsize(path)
+        self.assertGreater(size, 0)
+        # answered from the cache: byte-identical, and nothing appended
+        u2, t = c.ok("FETCH 1:* " + self.ITEMS)
+        self.assertEqual(u1, u2)
+        self.assertEqual(os.path.getsize(path), size)
+        # lost: the open session still answers the same; a new one
+        # rebuilds the file
+        os.unlink(path)
+        u3, t = c.ok("FETCH 1:* " + self.ITEMS)
+        self.assertEqual(u1, u3)
+        c1 = self.raw(c.user)
+        c1.ok("SELECT INBOX")
+        u3, t = c1.ok("FETCH 1:* " + self.ITEMS)
+        self.assertEqual(u1, u3)
+        self.assertTrue(os.path.exists(path))
+        # damaged: every byte after the header flipped -> records fail
+        # their checksums, the answers are recomputed, still identical
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            for k in range(64, len(data)):
+                data[k] ^= 0x5A
+            f.seek(0)
+            f.write(data)
+        c2 = self.raw(c.user)
+        c2.ok("SELECT INBOX")
+        u4, t = c2.ok("FETCH 1:* " + self.ITEMS)
+        self.assertEqual(u1, u4)
+
+
 if __name__ == "__main__":
     unittest.main()
