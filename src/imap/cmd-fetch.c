@@ -705,6 +705,12 @@ imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
 	uint32_t kwmask = 0;
 	for (size_t i = 0; i < nkw; i++) {
 		int k = mailbox_keyword_index(mb, kwnames[i]);
+		if (k == MAIL_KEYWORD_NOSPACE)
+			return imap_cmd_no(ctx, "OVERQUOTA",
+			                   "Not enough disk space.");
+		if (k == MAIL_KEYWORD_FAILED)
+			return imap_cmd_no(ctx, "SERVERBUG",
+			                   "Cannot record the keyword.");
 		if (k < 0)
 			return imap_cmd_no(ctx, "LIMIT", "Too many keywords.");
 		kwmask |= 1u << k;

@@ -612,7 +612,17 @@ dotlock_prepare(struct folder *f, char *name, size_t namelen, struct stat *sb)
 
 /* Takes Dovecot's dotlock, waiting (polled) up to LOCK_TIMEOUT_MS. Where
  * we may not create it (a read-only folder) we can't write the uidlist
- * either, so going on without it is safe. */
+ * either, so going on without it is safe. On a full disk we go on without
+ * it too (our flock still holds): otherwise every SELECT and EXPUNGE would
+ * fail and the user could not read mail until space is freed, and a full
+ * disk limits us to in-place writes anyway. */
+static bool
+dotlock_skippable(int e)
+{
+	return e == EACCES || e == EROFS || e == EPERM || e == ENOSPC ||
+	       e == EDQUOT;
+}
+
 static enum mail_result
 dotlock_take(struct folder *f, char *err, size_t errlen)
 {
@@ -620,7 +630,7 @@ dotlock_take(struct folder *f, char *err, size_t errlen)
 	struct stat mine;
 	enum mail_result r = MAIL_OK;
 	if (dotlock_prepare(f, tmp, sizeof(tmp), &mine) < 0) {
-		if (errno == EACCES || errno == EROFS || errno == EPERM)
+		if (dotlock_skippable(errno))
 			return MAIL_OK;
 		return sys_error(err, errlen, "create", UIDLIST_DOTLOCK);
 	}
@@ -631,8 +641,8 @@ dotlock_take(struct folder *f, char *err, size_t errlen)
 			f->dl_ino = mine.st_ino;
 			break;
 		}
-		if (errno == EACCES || errno == EROFS || errno == EPERM)
-			break; /* read-only: see above */
+		if (dotlock_skippable(errno))
+			break; /* read-only or full: see above */
 		if (errno != EEXIST) {
 			r = sys_error(err, errlen, "link", UIDLIST_DOTLOCK);
 			break;
@@ -1943,6 +1953,9 @@ sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
 	}
 	bool rewrite = !exists || corrupt || !u.tail_ok || !u.has_recent ||
 	               !u.recent_fixed;
+	/* A rewrite that only drops gone files or records sizes may be
+	 * skipped when the disk is full: the file stays valid, just stale */
+	bool must_rewrite = rewrite;
 
 	if ((r = scan_folder(f, &s, err, errlen)) != MAIL_OK)
 		goto fail_u;
@@ -2033,8 +2046,17 @@ sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
 	if (rewrite) {
 		r = ul_write(f, &u, recent_uid, nr, nn, &u.recent_off, err,
 		             errlen);
-		if (r != MAIL_OK)
+		if (r == MAIL_NOSPACE && !must_rewrite && nn == first_fresh) {
+			/* nothing new to record: an EXPUNGE on a full disk
+			 * must not make the mailbox unreadable */
+			rewrite = false;
+			log_warn("maildir: %s: disk full, %s left stale",
+			         f->name, UIDLIST_FILE);
+		} else if (r != MAIL_OK) {
 			goto fail;
+		}
+	}
+	if (rewrite) {
 		for (size_t i = 0; i < nn; i++)
 			nr[i].size_dirty = false;
 		dirty = 0;
@@ -2967,11 +2989,13 @@ mailbox_keyword_index(struct mailbox *mb, const char *keyword)
 	if (i >= 0 || mb->readonly)
 		return i;
 	if (folder_lock(&mb->f, NULL, 0) != MAIL_OK)
-		return -1;
+		return MAIL_KEYWORD_FAILED;
 	enum mail_result r =
 	        kw_add_locked(&mb->f, &mb->st, keyword, &i, NULL, 0);
 	folder_unlock(&mb->f);
-	return r == MAIL_OK ? i : -1;
+	if (r == MAIL_NOSPACE)
+		return MAIL_KEYWORD_NOSPACE;
+	return r == MAIL_OK ? i : MAIL_KEYWORD_FAILED;
 }
 
 int

@@ -151,7 +151,10 @@ uint32_t mailbox_uidnext(const struct mailbox *mb);
 bool mailbox_readonly(const struct mailbox *mb);
 /* The mailbox's keywords, index i = bit i of mail_msg.keywords. */
 size_t mailbox_keywords(const struct mailbox *mb, const char *const **out);
-/* Index of keyword (added to the mailbox if new and room); -1 if full. */
+/* Index of keyword (added to the mailbox if new and room); -1 if the
+ * mailbox has no room for another (or it is invalid), or one of: */
+#define MAIL_KEYWORD_NOSPACE (-2) /* the disk is full */
+#define MAIL_KEYWORD_FAILED  (-3) /* it could not be recorded */
 int mailbox_keyword_index(struct mailbox *mb, const char *keyword);
 
 /* An fd to read the message's octets (as stored, maybe LF line ends:

@@ -291,13 +291,10 @@ class MailDiskFull(unittest.TestCase):
         # the flags set on the full disk survive the restart in here
         self.assertWorksAgain()
 
-    @unittest.expectedFailure
     def test_new_keyword_full_disk_says_overquota(self):
-        # BUG: a STORE of a keyword new to the mailbox on a full disk
-        # answers "NO [LIMIT] Too many keywords." (cmd-fetch.c takes any
-        # -1 from mailbox_keyword_index() for a full keyword table; the
-        # ENOSPC from writing dovecot-keywords is lost in maildir.c
-        # kw_add_locked()/mailbox_keyword_index()).
+        # A STORE of a keyword new to the mailbox on a full disk says why
+        # (once it said "NO [LIMIT] Too many keywords.": the ENOSPC from
+        # writing dovecot-keywords was lost in mailbox_keyword_index()).
         self.fill()
         u, t = self.c.xcmd("UID STORE %d +FLAGS (NeverSeen)" % self.inbox_uid(0))
         self.assertTrue(t.startswith(b"NO [OVERQUOTA]"), t)
@@ -330,20 +327,14 @@ class MailDiskFull(unittest.TestCase):
         self.assertIntact()
         self.assertWorksAgain()
 
-    @unittest.expectedFailure
     def test_expunge_full_disk_keeps_mailbox_usable(self):
-        # BUG (maildir.c sync_locked, cmd-mail.c imap_expunge and
-        # imap_cmd_mail_noop): once a message file is gone, the next sync
-        # must rewrite dovecot-uidlist without it, and on a full disk that
-        # rewrite (a new file) fails with ENOSPC, which sync_locked()
-        # treats as fatal although no new UID needs recording.  So on a
-        # full disk EXPUNGE (of a message whose removal frees no space)
-        # answers "OK Expunge completed." with no "* 1 EXPUNGE"; the
-        # session keeps listing the message (FETCH 1:* still shows it,
-        # UID FETCH of it returns nothing); the next NOOP ends the
-        # connection (BYE "The selected mailbox is gone."); and SELECT
-        # INBOX and STATUS INBOX answer NO [OVERQUOTA] until space is
-        # freed: the user cannot read any mail.
+        # Once a message file is gone, the next sync wants to rewrite
+        # dovecot-uidlist without it; on a full disk that rewrite (a new
+        # file) fails with ENOSPC. It used to be fatal although no new UID
+        # needed recording: EXPUNGE answered OK without "* 1 EXPUNGE",
+        # the next NOOP ended the connection and SELECT/STATUS said NO
+        # [OVERQUOTA] until space was freed. Now sync_locked() leaves the
+        # uidlist stale (valid, listing a gone file) and goes on.
         self.fill()
         self.deleted_first()
         u, t = self.c.xcmd("EXPUNGE")
