@@ -638,15 +638,15 @@ bulk_done(struct conn *c)
 	}
 	cmds_window++;
 	lat_add(t - c->t_cmd);
+	if (o.mode == MODE_FETCH && cmd_msgs_first < 0)
+		cmd_msgs_first = (long)c->cmd_msgs;
+	if (o.mode == MODE_SEARCH && hits_first < 0)
+		hits_first = (long)c->cmd_msgs;
 	if (o.total > 0 && c->ncmds >= (uint64_t)o.total) {
 		/* -n: this connection has done its share */
 		conn_release(c);
 		return false;
 	}
-	if (o.mode == MODE_FETCH && cmd_msgs_first < 0)
-		cmd_msgs_first = (long)c->cmd_msgs;
-	if (o.mode == MODE_SEARCH && hits_first < 0)
-		hits_first = (long)c->cmd_msgs;
 	send_bulk(c);
 	return true;
 }

@@ -18,17 +18,19 @@
 #   - REPS repetitions, the servers interleaved in each, of:
 #       full    FULL_CONC clients: TLS, CLIENTID (imapcidd only), LOGIN,
 #               SELECT INBOX, FETCH 1:10 ENVELOPE, LOGOUT; sessions/s
-#       fetch   FETCH_CONC logged-in clients (EXAMINE bigbox) each repeating
-#               FETCH 1:* (FLAGS ENVELOPE): messages/s
+#               for DUR seconds, after FULL_WARM untimed seconds of the same
+#       fetch   FETCH_CONC logged-in clients (EXAMINE bigbox) each doing
+#               FETCH_N x FETCH 1:* (FLAGS ENVELOPE): messages/s = all the
+#               messages / (first command sent .. last tagged OK)
 #       body    the same with FETCH 1:* BODY.PEEK[]: messages/s and MiB/s
 #       search  SEARCH_CONC clients each doing SEARCH_N x SEARCH TEXT "<word>"
 #               on bigbox, for each of SEARCH_WORDS: latency p50/p90
-#     each DUR seconds (search: SEARCH_N commands), plus server CPU per operation (utime+stime of the
+#     plus server CPU per operation (utime+stime of the
 #     server's process tree and reaped children, from /proc)
 # Prints a markdown report and writes bench/results/mail-<date>.md.
 #
 # Usage: sudo bench/mail.sh          (needs root for Dovecot; ~25 minutes)
-# Knobs (environment): DUR=10 REPS=5 MSGS=10000 USER_MSGS=100 NUSERS=64
+# Knobs (environment): DUR=20 FULL_WARM=5 FETCH_N=3 REPS=5 MSGS=10000 USER_MSGS=100 NUSERS=64
 #   FULL_CONC=256 FETCH_CONC=4 SEARCH_CONC=1 SEARCH_N=5
 #   SEARCH_WORDS="quarterly xylophone"
 #   IDLE_N=5000 IDLE_BIG_N=500 WARMUP=5 SERVERS="imapcidd dovecot"
@@ -39,7 +41,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LG=$ROOT/bench/out/loadgen
-DUR=${DUR:-10}
+DUR=${DUR:-20}
+FETCH_N=${FETCH_N:-3}
+FULL_WARM=${FULL_WARM:-5}
 REPS=${REPS:-5}
 MSGS=${MSGS:-10000}
 USER_MSGS=${USER_MSGS:-100}
@@ -75,7 +79,13 @@ command -v python3 >/dev/null || fail "python3 needed for bench/genmail.py"
 make -s -C "$ROOT/bench" >&2
 
 declare -A PID=() PORT=() DIR=()
-TMP=$(mktemp -d /tmp/imapcid-mailbench.XXXXXX)
+if [ -n "${REPORT_FROM:-}" ]; then
+	# rebuild the report of a run kept with KEEP_TMP=1: REPORT_FROM=/tmp/imapcid-mailbench.XXXXXX
+	TMP=$REPORT_FROM
+	KEEP_TMP=1
+else
+	TMP=$(mktemp -d /tmp/imapcid-mailbench.XXXXXX)
+fi
 chmod 755 "$TMP"
 LGPID=
 cleanup() {
@@ -307,17 +317,22 @@ procstat() { "$LG" procstat "${PID[$1]}"; }
 
 # one timed run; appends "server bench rep cpu_ms_delta RESULT..." to RAW
 RAW=$TMP/raw.tsv
-: >"$RAW"
+[ -n "${REPORT_FROM:-}" ] || : >"$RAW"
 run_bench() {
 	local s=$1 b=$2 rep=$3 before after res args=() cl
 	cl=$(noclid "$s")
 	case $b in
 	full) args=(full -c "$FULL_CONC" -U "$NUSERS" $cl) ;;
-	fetch) args=(fetch -c "$FETCH_CONC" -u bigbox --examine $cl -F "(FLAGS ENVELOPE)") ;;
-	body) args=(fetch -c "$FETCH_CONC" -u bigbox --examine $cl -F "BODY.PEEK[]") ;;
+	fetch) args=(fetch -c "$FETCH_CONC" -u bigbox --examine $cl -F "(FLAGS ENVELOPE)" -n "$FETCH_N") ;;
+	body) args=(fetch -c "$FETCH_CONC" -u bigbox --examine $cl -F "BODY.PEEK[]" -n "$FETCH_N") ;;
 	search:*) args=(search -c "$SEARCH_CONC" -u bigbox --examine $cl -w "${b#search:}" -n "$SEARCH_N") ;;
 	esac
-	[[ $b == search:* ]] || args+=(-d "$DUR")
+	if [ "$b" = full ]; then
+		args+=(-d "$DUR")
+		# untimed: Dovecot's pool of imap processes (one per logged-in
+		# session, reused 100 times, killed after 60 s idle) is refilled
+		"$LG" full -c "$FULL_CONC" -d "$FULL_WARM" -U "$NUSERS" $cl -p "${PORT[$s]}" -q >/dev/null 2>>"$TMP/loadgen-$s.err" || true
+	fi
 	before=$(procstat "$s")
 	res=$(timeout $((DUR + 1800)) "$LG" "${args[@]}" -p "${PORT[$s]}" -t 600 -q \
 		2>>"$TMP/loadgen-$s.err" | grep '^RESULT') || true
@@ -347,12 +362,12 @@ warm() {
 	# every small INBOX once (users are taken round-robin)
 	"$LG" full -c 16 -n "$((NUSERS * 2))" -U "$NUSERS" $cl -p "${PORT[$s]}" -t 120 -q 2>>"$TMP/loadgen-$s.err" | grep '^RESULT' >>"$TMP/warm-$s.out" || true
 	"$LG" full -c "$FULL_CONC" -d "$WARMUP" -U "$NUSERS" $cl -p "${PORT[$s]}" -q >/dev/null 2>>"$TMP/loadgen-$s.err" || true
-	while read -r l; do log "$s warm: $(kv mode "$l") $(kv exists "$l") exists, $(kv msgs_per_cmd "$l") msgs/cmd, hits $(kv hits "$l"), latency $(kv p50_ms "$l") ms, failures $(kv failures "$l")"; done <"$TMP/warm-$s.out"
+	while read -r l; do log "$s warm: $(kv mode "$l"): EXISTS $(kv exists "$l"), messages per FETCH $(kv msgs_per_cmd "$l")$(kv fetched_max "$l"), search hits $(kv hits "$l"), latency $(kv p50_ms "$l") ms, failures $(kv failures "$l")"; done <"$TMP/warm-$s.out"
 }
 
 # memory of n sessions idling in IDLE: prints a row to MEM
 MEM=$TMP/mem.tsv
-: >"$MEM"
+[ -n "${REPORT_FROM:-}" ] || : >"$MEM"
 run_idle() {
 	local s=$1 n=$2 kind=$3 key before after closed out=$TMP/idle-$1-$3.out users=()
 	if [ "$kind" = big ]; then users=(-u bigbox); else users=(-U "$NUSERS"); fi
@@ -404,6 +419,13 @@ for s in $SERVERS; do
 done
 [ ${#ACTIVE[@]} -gt 0 ] || fail "no server to benchmark"
 
+if [ -n "${REPORT_FROM:-}" ]; then
+	read -r T_START T_END LOAD0 <"$TMP/times" || true
+	LOAD0=${LOAD0//_/ }
+	: "${CID_VERSION:=$(cat "$TMP/cid-version" 2>/dev/null || echo '?')}"
+	for s in imapcidd dovecot; do DIR[$s]=$TMP/$s; done
+else
+
 for s in "${ACTIVE[@]}"; do log "$s: copying the mail store"; "start_$s"; done
 for s in "${ACTIVE[@]}"; do wait_ready "$s"; done
 for s in "${ACTIVE[@]}"; do warm "$s"; done
@@ -438,6 +460,9 @@ for s in "${ACTIVE[@]}"; do
 	stop_server "$s"
 done
 T_END=$(date +%s)
+echo "$T_START $T_END ${LOAD0// /_}" >"$TMP/times"
+echo "${CID_VERSION:-}" >"$TMP/cid-version"
+fi # REPORT_FROM
 
 # ---- report --------------------------------------------------------------------
 have() { [[ " ${ACTIVE[*]} " == *" $1 "* ]]; }
@@ -454,7 +479,7 @@ med() {
 			[[ " $res" == *" cmds=0 "* ]] || kv "$k" " $res" ;;
 		*) kv "$k" " $res" ;;
 		esac
-	done <"$RAW" | grep -E '^[0-9.]+$' | sort -g |
+	done <"$RAW" | { grep -E '^[0-9.]+$' || true; } | sort -g |
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 sumfail() { awk -F'\t' -v s="$1" '$1==s { if (match($5, / failures=-?[0-9]+/)) { v = substr($5, RSTART + 10, RLENGTH - 10); f += (v < 0 ? 1 : v) } } END { print f + 0 }' "$RAW"; }
@@ -507,7 +532,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "Load average at the start / end: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg). Run time $(((T_END - T_START) / 60)) min."
 	echo
 	echo "Data: bench/genmail.py seed $SEED: $GEN_SUMMARY; user bigbox's INBOX is that folder, bench1..bench$NUSERS each have the first $USER_MSGS messages. Each server has its own copy; both were warmed by one untimed pass of every benchmark (Dovecot's indexes and caches built, every file read once)."
-	echo "Runs: ${DUR}s each, medians of $REPS repetitions, servers interleaved (order alternating per repetition). imapcidd sessions send CLIENTID (fresh UUID), Dovecot sessions do not (no CLIENTID support)."
+	echo "Runs: medians of $REPS repetitions, servers interleaved (order alternating per repetition); full sessions ${DUR}s after ${FULL_WARM}s untimed; FETCH $FETCH_N commands per client; SEARCH $SEARCH_N commands per client. imapcidd sessions send CLIENTID (fresh UUID), Dovecot sessions do not (no CLIENTID support)."
 	echo "Sanity: EXISTS seen by FETCH clients imapcidd $(g imapcidd,exists) / Dovecot $(g dovecot,exists); messages per FETCH 1:* $(g imapcidd,perfetch) / $(g dovecot,perfetch); messages per FETCH 1:10 ENVELOPE $(g imapcidd,fullmsgs) / $(g dovecot,fullmsgs); SEARCH hits $(for w in $SEARCH_WORDS; do printf '%s %s / %s; ' "$w" "$(g "imapcidd,shits,$w")" "$(g "dovecot,shits,$w")"; done)"
 	echo
 	echo "| metric | imapcidd | Dovecot 2.3 | imapcidd / Dovecot | target | met? |"
