@@ -6,8 +6,14 @@
  *
  *   session    connect, TLS, greeting, [CLIENTID], LOGIN, LOGOUT, close; repeat
  *   handshake  connect, TLS, greeting, close; repeat (the floor of a session)
- *   idle       open N connections (TLS + greeting [+ CLIENTID + LOGIN]) and
- *              hold them until SIGTERM/SIGINT or -d seconds
+ *   idle       open N connections (TLS + greeting [+ CLIENTID + LOGIN
+ *              [+ SELECT + IDLE]]) and hold them until SIGTERM/SIGINT or -d
+ *              seconds
+ *   full       connect, TLS, greeting, [CLIENTID], LOGIN, SELECT INBOX,
+ *              FETCH 1:10 ENVELOPE, LOGOUT, close; repeat
+ *   fetch      -c logged-in connections (LOGIN, SELECT/EXAMINE), each
+ *              repeating "FETCH 1:* ITEMS" for -d seconds: messages/s, MB/s
+ *   search     the same with "SEARCH TEXT word": latency per command
  *   procstat   print CPU and memory of a process tree (helper for run.sh)
  *   freeport   print a free TCP port on 127.0.0.1 (helper for run.sh)
  *   crypt      time SHA512-CRYPT verification on this machine (context)
@@ -52,7 +58,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define RBUF_SIZE        4096
+#define RBUF_SIZE        4096  /* per connection; fetch/search: RBUF_BULK */
+#define RBUF_BULK        65536
 #define WBUF_SIZE        1024
 #define MAX_LAT_SAMPLES  (20u * 1000u * 1000u)
 #define MAX_DIAG_LINES   20
@@ -60,7 +67,17 @@
 #define DRAIN_LIMIT_NS   (10ull * 1000 * 1000 * 1000)
 #define MAX_HOLD_SECONDS 3600
 
-enum mode { MODE_SESSION, MODE_HANDSHAKE, MODE_IDLE };
+enum mode {
+	MODE_SESSION,
+	MODE_HANDSHAKE,
+	MODE_IDLE,
+	MODE_FULL,
+	MODE_FETCH,
+	MODE_SEARCH,
+};
+
+/* fetch/search: one connection per client doing one command after another */
+#define BULK_MODE(m) ((m) == MODE_FETCH || (m) == MODE_SEARCH)
 
 enum state {
 	ST_FREE,
@@ -71,6 +88,11 @@ enum state {
 	ST_LOGIN,
 	ST_LOGOUT,
 	ST_IDLE,
+	ST_SELECT,   /* SELECT/EXAMINE sent */
+	ST_FETCH10,  /* full: FETCH 1:10 ENVELOPE sent */
+	ST_READY,    /* fetch/search: selected, waiting for the others */
+	ST_CMD,      /* fetch/search: the repeated command sent */
+	ST_IDLECMD,  /* idle --select-idle: IDLE sent, waiting for "+" */
 };
 
 enum fail {
@@ -83,12 +105,17 @@ enum fail {
 	F_CLOSED,
 	F_TIMEOUT,
 	F_PROTO,
+	F_SELECT,
+	F_FETCH,
+	F_CMD,
+	F_IDLE,
 	F_COUNT
 };
 
 static const char *fail_names[F_COUNT] = {
         "connect", "tls",    "greeting", "clientid", "login",
-        "logout",  "closed", "timeout",  "proto",
+        "logout",  "closed", "timeout",  "proto", "select",
+        "fetch",   "cmd",    "idle",
 };
 
 struct conn {
@@ -100,11 +127,22 @@ struct conn {
 	bool saw_bye;
 	bool counted_up; /* idle mode: counted as established */
 	long uidx;       /* user number of this connection */
+	uint64_t t_cmd;    /* fetch/search: current command sent */
+	uint64_t lit_left; /* octets of a literal still to skip */
+	bool cont;      /* the next text continues a response (after a literal
+	                 * or a line too long for rbuf) */
+	bool search_line; /* the response being read is "* SEARCH" */
+	uint64_t cmd_msgs; /* FETCH responses to the current command */
+	uint64_t ncmds;    /* fetch/search: commands completed */
+	uint64_t spaces;   /* numbers on the current "* SEARCH" line */
+	bool cont_prev_sp;
 	size_t rlen;
 	size_t wlen, woff;
-	char rbuf[RBUF_SIZE];
 	char wbuf[WBUF_SIZE];
+	char *rbuf; /* rcap octets, allocated once per slot */
 };
+
+static size_t rcap = RBUF_SIZE;
 
 struct opts {
 	enum mode mode;
@@ -126,6 +164,11 @@ struct opts {
 	bool allow_nonloopback;
 	bool quiet;
 	const char *tls_max;
+	const char *mailbox;
+	bool examine;
+	bool idle_select;
+	const char *fetch_items;
+	const char *search_word;
 };
 
 static struct opts o = {
@@ -148,6 +191,11 @@ static struct opts o = {
         .allow_nonloopback = false,
         .quiet = false,
         .tls_max = NULL,
+        .mailbox = "INBOX",
+        .examine = false,
+        .idle_select = false,
+        .fetch_items = "(FLAGS ENVELOPE)",
+        .search_word = "meeting",
 };
 
 static volatile sig_atomic_t got_signal;
@@ -172,6 +220,13 @@ static uint64_t user_rr;
 static uint64_t rng_state;
 static int diag_lines;
 static char tls_desc[160];
+/* full/fetch/search */
+static uint64_t msgs_window, msgs_total, lit_window, bytes_window;
+static uint64_t cmds_window, cmds_total;
+static long exists_first = -1, hits_first = -1, cmd_msgs_first = -1;
+static long full_msgs_min = -1, full_msgs_max = -1;
+static int bulk_ready;
+static uint64_t t_bulk0; /* fetch/search: all connections selected */
 
 static uint64_t
 now_ns(void)
@@ -514,8 +569,91 @@ record_tls_desc(SSL *ssl)
 	         SSL_get_cipher_name(ssl), grp ? grp : "?");
 }
 
-/* Handle one complete response line (CRLF stripped). Returns false when the
- * connection was released. */
+static void
+send_select(struct conn *c)
+{
+	char qm[520];
+	put_astring(qm, sizeof qm, o.mailbox);
+	queue_write(c, "d %s %s\r\n", o.examine ? "EXAMINE" : "SELECT", qm);
+	c->st = ST_SELECT;
+	set_deadline(c);
+}
+
+/* fetch/search: the repeated command */
+static void
+send_bulk(struct conn *c)
+{
+	if (o.mode == MODE_FETCH)
+		queue_write(c, "f FETCH 1:* %s\r\n", o.fetch_items);
+	else
+		queue_write(c, "f SEARCH TEXT \"%s\"\r\n", o.search_word);
+	c->cmd_msgs = 0;
+	c->t_cmd = now_ns();
+	c->st = ST_CMD;
+	set_deadline(c);
+}
+
+static void
+after_login(struct conn *c)
+{
+	if (o.mode == MODE_IDLE && !o.idle_select) {
+		c->st = ST_IDLE;
+		c->counted_up = true;
+		idle_up++;
+		return;
+	}
+	if (o.mode == MODE_SESSION) {
+		queue_write(c, "c LOGOUT\r\n");
+		c->st = ST_LOGOUT;
+		set_deadline(c);
+		return;
+	}
+	send_select(c); /* full, fetch, search, idle --select-idle */
+}
+
+/* "* <n> FETCH ..." */
+static bool
+is_fetch_response(const char *line)
+{
+	if (line[0] != '*' || line[1] != ' ' || !isdigit((unsigned char)line[2]))
+		return false;
+	const char *p = line + 2;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return strncmp(p, " FETCH", 6) == 0;
+}
+
+/* A fetch/search command completed. Returns false when the connection was
+ * released (the window is over). */
+static bool
+bulk_done(struct conn *c)
+{
+	uint64_t t = now_ns();
+	cmds_total++;
+	ok_total++;
+	c->ncmds++;
+	if (!in_window() || (o.total > 0 && c->ncmds > (uint64_t)o.total)) {
+		conn_release(c);
+		return false;
+	}
+	cmds_window++;
+	lat_add(t - c->t_cmd);
+	if (o.mode == MODE_FETCH && cmd_msgs_first < 0)
+		cmd_msgs_first = (long)c->cmd_msgs;
+	if (o.mode == MODE_SEARCH && hits_first < 0)
+		hits_first = (long)c->cmd_msgs;
+	if (o.total > 0 && c->ncmds >= (uint64_t)o.total) {
+		/* -n: this connection has done its share */
+		conn_release(c);
+		return false;
+	}
+	send_bulk(c);
+	return true;
+}
+
+/* Handle one response line (CRLF stripped), or the head of one too long for
+ * the buffer. Continuations after a literal never come here. Returns false
+ * when the connection was released. */
 static bool
 handle_line(struct conn *c, char *line, size_t len)
 {
@@ -541,18 +679,82 @@ handle_line(struct conn *c, char *line, size_t len)
 		if (line[0] == '*' || line[0] == '+')
 			return true;
 		if (strncmp(line, "b OK", 4) == 0) {
-			if (o.mode == MODE_IDLE) {
-				c->st = ST_IDLE;
-				c->counted_up = true;
-				idle_up++;
-				return true;
+			after_login(c);
+			return true;
+		}
+		conn_fail(c, F_LOGIN, line);
+		return false;
+	case ST_SELECT:
+		if (line[0] == '*') {
+			long n;
+			char w[16];
+			if (exists_first < 0 &&
+			    sscanf(line, "* %ld %15s", &n, w) == 2 &&
+			    strcmp(w, "EXISTS") == 0)
+				exists_first = n;
+			return true;
+		}
+		if (strncmp(line, "d OK", 4) == 0) {
+			if (o.mode == MODE_FULL) {
+				queue_write(c, "e FETCH 1:10 ENVELOPE\r\n");
+				c->cmd_msgs = 0;
+				c->st = ST_FETCH10;
+				set_deadline(c);
+			} else if (o.mode == MODE_IDLE) {
+				queue_write(c, "g IDLE\r\n");
+				c->st = ST_IDLECMD;
+				set_deadline(c);
+			} else {
+				c->st = ST_READY;
+				bulk_ready++;
 			}
+			return true;
+		}
+		conn_fail(c, F_SELECT, line);
+		return false;
+	case ST_FETCH10:
+		if (line[0] == '*') {
+			if (is_fetch_response(line))
+				c->cmd_msgs++;
+			return true;
+		}
+		if (strncmp(line, "e OK", 4) == 0) {
+			long m = (long)c->cmd_msgs;
+			if (full_msgs_min < 0 || m < full_msgs_min)
+				full_msgs_min = m;
+			if (m > full_msgs_max)
+				full_msgs_max = m;
 			queue_write(c, "c LOGOUT\r\n");
 			c->st = ST_LOGOUT;
 			set_deadline(c);
 			return true;
 		}
-		conn_fail(c, F_LOGIN, line);
+		conn_fail(c, F_FETCH, line);
+		return false;
+	case ST_CMD:
+		if (line[0] == '*') {
+			if (o.mode == MODE_FETCH && is_fetch_response(line)) {
+				c->cmd_msgs++;
+				msgs_total++;
+				if (in_window())
+					msgs_window++;
+			}
+			return true;
+		}
+		if (strncmp(line, "f OK", 4) == 0)
+			return bulk_done(c);
+		conn_fail(c, F_CMD, line);
+		return false;
+	case ST_IDLECMD:
+		if (line[0] == '+') {
+			c->st = ST_IDLE;
+			c->counted_up = true;
+			idle_up++;
+			return true;
+		}
+		if (line[0] == '*')
+			return true;
+		conn_fail(c, F_IDLE, line);
 		return false;
 	case ST_LOGOUT:
 		if (strncmp(line, "* BYE", 5) == 0) {
@@ -576,28 +778,114 @@ handle_line(struct conn *c, char *line, size_t len)
 	}
 }
 
+/* The size of a literal announced at the end of a line ("{123}", "{123+}",
+ * "~{123}"), or -1. */
+static long long
+literal_at_end(const char *line, size_t len)
+{
+	if (len < 3 || line[len - 1] != '}')
+		return -1;
+	size_t i = len - 1;
+	if (line[i - 1] == '+')
+		i--;
+	size_t e = i;
+	while (i > 0 && isdigit((unsigned char)line[i - 1]))
+		i--;
+	if (i == e || i == 0 || line[i - 1] != '{')
+		return -1;
+	return strtoll(line + i, NULL, 10);
+}
+
+/* "* SEARCH 1 2 3": numbers counted over all the chunks of the line */
+static void
+count_tokens(struct conn *c, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool sp = p[i] == ' ';
+		if (!sp && c->cont_prev_sp)
+			c->spaces++;
+		c->cont_prev_sp = sp;
+	}
+}
+
+static void
+search_line_start(struct conn *c, const char *p, size_t n)
+{
+	c->search_line = o.mode == MODE_SEARCH && c->st == ST_CMD &&
+	                 strncmp(p, "* SEARCH", 8) == 0;
+	if (c->search_line) {
+		c->spaces = 0;
+		c->cont_prev_sp = false;
+		count_tokens(c, p + 8, n - 8);
+	}
+}
+
 static bool
 process_input(struct conn *c)
 {
-	for (;;) {
-		char *nl = memchr(c->rbuf, '\n', c->rlen);
-		if (!nl) {
-			if (c->rlen >= RBUF_SIZE - 1) {
-				conn_fail(c, F_PROTO, "response line too long");
-				return false;
-			}
-			return true;
+	size_t pos = 0;
+	while (pos < c->rlen) {
+		if (c->lit_left) {
+			size_t k = c->rlen - pos;
+			if (k > c->lit_left)
+				k = (size_t)c->lit_left;
+			c->lit_left -= k;
+			pos += k;
+			if (c->st == ST_CMD && in_window())
+				lit_window += k;
+			continue;
 		}
-		size_t linelen = (size_t)(nl - c->rbuf);
-		size_t used = linelen + 1;
-		if (linelen > 0 && c->rbuf[linelen - 1] == '\r')
+		char *start = c->rbuf + pos;
+		size_t avail = c->rlen - pos;
+		char *nl = memchr(start, '\n', avail);
+		if (!nl) {
+			if (pos > 0 || avail < rcap - 1)
+				break; /* more to come */
+			/* a line longer than the buffer: handle its head, skip
+			 * the middle, keep a tail (where a literal is announced) */
+			size_t drop = avail - 32;
+			bool fresh = !c->cont;
+			c->cont = true;
+			if (fresh) {
+				char save = start[drop];
+				start[drop] = '\0';
+				search_line_start(c, start, drop);
+				if (!handle_line(c, start, drop))
+					return false;
+				start[drop] = save;
+			} else if (c->search_line) {
+				count_tokens(c, start, drop);
+			}
+			pos += drop;
+			continue;
+		}
+		size_t linelen = (size_t)(nl - start);
+		pos += linelen + 1;
+		if (linelen > 0 && start[linelen - 1] == '\r')
 			linelen--;
-		c->rbuf[linelen] = '\0';
-		if (!handle_line(c, c->rbuf, linelen))
+		start[linelen] = '\0';
+		bool fresh = !c->cont;
+		long long lit = literal_at_end(start, linelen);
+		c->cont = lit >= 0;
+		if (lit > 0)
+			c->lit_left = (uint64_t)lit;
+		if (fresh) {
+			search_line_start(c, start, linelen);
+		} else if (c->search_line) {
+			count_tokens(c, start, linelen);
+		}
+		if (c->search_line && lit < 0) {
+			c->cmd_msgs = c->spaces; /* the hits */
+			c->search_line = false;
+		}
+		if (fresh && !handle_line(c, start, linelen))
 			return false;
-		memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-		c->rlen -= used;
 	}
+	if (pos > 0) {
+		memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+		c->rlen -= pos;
+	}
+	return true;
 }
 
 static const char *
@@ -682,11 +970,17 @@ conn_drive(struct conn *c, uint32_t ev)
 				conn_fail(c, F_CLOSED, ssl_errstr(e));
 				return;
 			}
-			size_t room = RBUF_SIZE - 1 - c->rlen;
+			size_t room = rcap - 1 - c->rlen;
 			ERR_clear_error();
 			int r = SSL_read(c->ssl, c->rbuf + c->rlen, (int)room);
 			if (r > 0) {
 				c->rlen += (size_t)r;
+				if (c->st == ST_CMD) {
+					/* a long FETCH is alive while data flows */
+					set_deadline(c);
+					if (in_window())
+						bytes_window += (uint64_t)r;
+				}
 				if (!process_input(c))
 					return;
 				continue;
@@ -718,7 +1012,9 @@ conn_start(void)
 {
 	int idx = freelist[--nfree];
 	struct conn *c = &conns[idx];
-	memset(c, 0, offsetof(struct conn, rbuf));
+	char *rb = c->rbuf;
+	memset(c, 0, offsetof(struct conn, wbuf));
+	c->rbuf = rb;
 	c->fd = -1;
 	active++;
 	started++;
@@ -768,13 +1064,15 @@ scan_timeouts(uint64_t t)
 {
 	for (int i = 0; i < nconns; i++) {
 		struct conn *c = &conns[i];
-		if (c->st == ST_FREE || c->st == ST_IDLE)
+		if (c->st == ST_FREE || c->st == ST_IDLE || c->st == ST_READY)
 			continue;
 		if (t > c->deadline) {
 			char why[64];
 			static const char *sn[] = {
 			        "free",     "connect", "tls",    "greeting",
-			        "clientid", "login",   "logout", "idle"};
+			        "clientid", "login",   "logout", "idle",
+			        "select",   "fetch",   "ready",  "command",
+			        "idle-cmd"};
 			snprintf(why, sizeof why, "no progress in %s step",
 			         sn[c->st]);
 			conn_fail(c, F_TIMEOUT, why);
@@ -787,7 +1085,8 @@ scan_timeouts(uint64_t t)
 static void
 usage(void)
 {
-	fputs("usage: loadgen session|handshake|idle [options]\n"
+	fputs("usage: loadgen session|handshake|idle|full|fetch|search "
+	      "[options]\n"
 	      "       loadgen procstat PID        (CPU seconds and memory of "
 	      "PID and its descendants)\n"
 	      "       loadgen freeport            (print a free TCP port on "
@@ -803,8 +1102,9 @@ usage(void)
 	      "                 set up at once (idle; default 256)\n"
 	      "  -d SECONDS     run time (session/handshake) or hold time "
 	      "(idle)\n"
-	      "  -n N           total sessions (session/handshake), or "
-	      "connections (idle)\n"
+	      "  -n N           total sessions (session/handshake/full), "
+	      "connections (idle),\n"
+	      "                 or commands per connection (fetch/search)\n"
 	      "  -u USER        user name or pattern with one %d (default "
 	      "bench%d)\n"
 	      "  -U N           number of users for the pattern (default 1)\n"
@@ -821,6 +1121,14 @@ usage(void)
 	      "per connection\n"
 	      "  --login        idle: also CLIENTID + LOGIN before idling\n"
 	      "  --tls-max V    cap the TLS version: 1.2 or 1.3\n"
+	      "  -m MAILBOX     full/fetch/search/idle --select-idle: the "
+	      "mailbox (INBOX)\n"
+	      "  --examine      fetch/search: EXAMINE instead of SELECT\n"
+	      "  --select-idle  idle: LOGIN, SELECT, IDLE (implies --login)\n"
+	      "  -F ITEMS       fetch: the items of FETCH 1:* (default "
+	      "\"(FLAGS ENVELOPE)\")\n"
+	      "  -w WORD        search: SEARCH TEXT \"WORD\" (default "
+	      "meeting)\n"
 	      "  -q             no human summary on stderr\n",
 	      stderr);
 	exit(2);
@@ -841,6 +1149,12 @@ run_load(void)
 		nconns = (int)o.total;
 		if (o.conc <= 1)
 			o.conc = 256;
+	} else if (BULK_MODE(o.mode)) {
+		if (o.duration <= 0 && o.total <= 0)
+			die("fetch/search need -d SECONDS or -n COMMANDS");
+		if (o.conc < 1)
+			die("-c must be >= 1");
+		nconns = o.conc;
 	} else {
 		if (o.duration <= 0 && o.total <= 0)
 			die("give -d SECONDS or -n SESSIONS");
@@ -871,8 +1185,14 @@ run_load(void)
 	freelist = calloc((size_t)nconns, sizeof *freelist);
 	if (!conns || !freelist)
 		die("out of memory for %d connections", nconns);
+	if (BULK_MODE(o.mode))
+		rcap = RBUF_BULK;
+	char *rbufs = malloc((size_t)nconns * rcap);
+	if (!rbufs)
+		die("out of memory for %d connections", nconns);
 	for (int i = nconns - 1; i >= 0; i--) {
 		conns[i].fd = -1;
+		conns[i].rbuf = rbufs + (size_t)i * rcap;
 		freelist[nfree++] = i;
 	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -889,7 +1209,7 @@ run_load(void)
 	uint64_t setup_deadline = t0 + (uint64_t)(o.setup_timeout * 1e9);
 	uint64_t t_all_up = 0, hold_end = 0, drain_end = 0;
 	bool announced = false, setup_failed = false;
-	if (o.mode != MODE_IDLE && o.duration > 0)
+	if (o.mode != MODE_IDLE && !BULK_MODE(o.mode) && o.duration > 0)
 		t_end = t0 + (uint64_t)(o.duration * 1e9);
 	/* -n without -d: still bounded, by the per-step timeout times the work */
 
@@ -903,6 +1223,9 @@ run_load(void)
 					conn_start();
 					inflight = active - (int)idle_up;
 				}
+			} else if (BULK_MODE(o.mode)) {
+				while (nfree > 0 && started < (uint64_t)nconns)
+					conn_start();
 			} else {
 				while (nfree > 0 &&
 				       (o.total <= 0 ||
@@ -963,7 +1286,32 @@ run_load(void)
 			continue;
 		}
 
-		/* session / handshake */
+		/* fetch/search: every connection logged in and selected, start
+		 * all of them at once; the window is -d seconds from then */
+		if (BULK_MODE(o.mode) && !t_bulk0 && !got_signal) {
+			if (active > 0 && started == (uint64_t)nconns &&
+			    bulk_ready == active) {
+				t_bulk0 = t;
+				if (o.duration > 0)
+					t_end = t + (uint64_t)(o.duration * 1e9);
+				for (int i = 0; i < nconns; i++)
+					if (conns[i].st == ST_READY) {
+						send_bulk(&conns[i]);
+						conn_drive(&conns[i], 0);
+					}
+			} else if (t > setup_deadline ||
+			           (active == 0 && started == (uint64_t)nconns)) {
+				diag("fetch/search: only %d of %d connections "
+				     "ready",
+				     bulk_ready, nconns);
+				window_open = false;
+				t_window_end = t;
+				break;
+			}
+			continue;
+		}
+
+		/* session / handshake / full / fetch / search */
 		if (got_signal && window_open) {
 			window_open = false;
 			t_window_end = t;
@@ -974,10 +1322,14 @@ run_load(void)
 			window_open = false;
 			t_window_end = t_end;
 			starting = false;
-			drain_end = t + DRAIN_LIMIT_NS;
+			/* fetch/search: a command in flight may take seconds
+			 * more; only what arrived in the window counts, so stop
+			 * (the connections are closed as abandoned) */
+			drain_end = BULK_MODE(o.mode) ? t : t + DRAIN_LIMIT_NS;
 		}
 		if (window_open && o.total > 0 &&
-		    started >= (uint64_t)o.total && active == 0) {
+		    (BULK_MODE(o.mode) || started >= (uint64_t)o.total) &&
+		    active == 0) {
 			window_open = false;
 			t_window_end = t;
 			starting = false;
@@ -1046,19 +1398,56 @@ run_load(void)
 		return setup_failed || idle_dropped ? 1 : 0;
 	}
 
-	double window = ((t_window_end ? t_window_end : t_stop) - t0) / 1e9;
+	uint64_t w0 = BULK_MODE(o.mode) && t_bulk0 ? t_bulk0 : t0;
+	double window = ((t_window_end ? t_window_end : t_stop) - w0) / 1e9;
 	if (window <= 0)
 		window = 1e-9;
 	qsort(lat_us, nlat, sizeof *lat_us, cmp_u32);
+	if (BULK_MODE(o.mode)) {
+		const char *mname = o.mode == MODE_FETCH ? "fetch" : "search";
+		double mb = 1024.0 * 1024.0;
+		printf("RESULT mode=%s conc=%d window_s=%.3f exists=%ld "
+		       "cmds=%" PRIu64 " cmds_total=%" PRIu64
+		       " cmd_rate=%.2f msgs=%" PRIu64 " msgs_total=%" PRIu64
+		       " msg_rate=%.1f literal_mib_s=%.2f wire_mib_s=%.2f "
+		       "msgs_per_cmd=%ld hits=%ld failures=%" PRIu64
+		       " abandoned=%" PRIu64 " p50_ms=%.3f p90_ms=%.3f "
+		       "p99_ms=%.3f max_ms=%.3f client_cpu_s=%.2f%s tls=%s\n",
+		       mname, o.conc, window, exists_first, cmds_window,
+		       cmds_total, (double)cmds_window / window, msgs_window,
+		       msgs_total, (double)msgs_window / window,
+		       (double)lit_window / mb / window,
+		       (double)bytes_window / mb / window, cmd_msgs_first,
+		       hits_first, nf, abandoned, pct(50), pct(90), pct(99),
+		       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, failbuf,
+		       tls_desc[0] ? tls_desc : "-");
+		if (!o.quiet)
+			fprintf(stderr,
+			        "%s: c=%d %" PRIu64 " commands in %.2fs (%.2f/s), "
+			        "%.1f msgs/s, %.2f MiB/s of literals, %.2f "
+			        "MiB/s on the wire, latency p50 %.2f ms p90 "
+			        "%.2f ms, %" PRIu64 " failures\n",
+			        mname, o.conc, cmds_window, window,
+			        (double)cmds_window / window,
+			        (double)msgs_window / window,
+			        (double)lit_window / mb / window,
+			        (double)bytes_window / mb / window, pct(50),
+			        pct(90), nf);
+		return cmds_window > 0 && nf == 0 ? 0 : 1;
+	}
 	double rate = (double)ok_window / window;
-	const char *mname = o.mode == MODE_SESSION ? "session" : "handshake";
+	const char *mname = o.mode == MODE_SESSION ? "session"
+	                    : o.mode == MODE_FULL  ? "full"
+	                                           : "handshake";
 	printf("RESULT mode=%s conc=%d window_s=%.3f ok=%" PRIu64
 	       " ok_total=%" PRIu64 " rate=%.1f failures=%" PRIu64
 	       " abandoned=%" PRIu64 " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
-	       "max_ms=%.3f client_cpu_s=%.2f%s tls=%s\n",
+	       "max_ms=%.3f client_cpu_s=%.2f exists=%ld fetched_min=%ld "
+	       "fetched_max=%ld%s tls=%s\n",
 	       mname, o.conc, window, ok_window, ok_total, rate, nf, abandoned,
 	       pct(50), pct(90), pct(99),
-	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, failbuf,
+	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, exists_first,
+	       full_msgs_min, full_msgs_max, failbuf,
 	       tls_desc[0] ? tls_desc : "-");
 	if (!o.quiet)
 		fprintf(stderr,
@@ -1268,6 +1657,12 @@ main(int argc, char **argv)
 		o.mode = MODE_HANDSHAKE;
 	else if (strcmp(m, "idle") == 0)
 		o.mode = MODE_IDLE;
+	else if (strcmp(m, "full") == 0)
+		o.mode = MODE_FULL;
+	else if (strcmp(m, "fetch") == 0)
+		o.mode = MODE_FETCH;
+	else if (strcmp(m, "search") == 0)
+		o.mode = MODE_SEARCH;
 	else if (strcmp(m, "crypt") == 0)
 		crypt_mode = true;
 	else
@@ -1280,11 +1675,13 @@ main(int argc, char **argv)
 	        {"tls-max", required_argument, NULL, 4},
 	        {"allow-nonloopback", no_argument, NULL, 5},
 	        {"help", no_argument, NULL, 6},
+	        {"examine", no_argument, NULL, 7},
+	        {"select-idle", no_argument, NULL, 8},
 	        {0},
 	};
 	optind = 2;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:q", lo,
+	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:m:F:w:q", lo,
 	                         NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -1325,6 +1722,24 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = true;
+			break;
+		case 'm':
+			o.mailbox = optarg;
+			break;
+		case 'F':
+			o.fetch_items = optarg;
+			break;
+		case 'w':
+			if (strpbrk(optarg, "\"\\\r\n"))
+				die("-w: a plain word, please");
+			o.search_word = optarg;
+			break;
+		case 7:
+			o.examine = true;
+			break;
+		case 8:
+			o.idle_select = true;
+			o.idle_login = true;
 			break;
 		case 1:
 			o.clientid = false;
