@@ -540,6 +540,9 @@ imap_session_idle_sync(struct imap_session *s, struct buf *out)
 	struct imap_cmd_ctx ctx = {.s = s, .arena = ARENA_INIT, .out = out};
 	imap_mail_sync(&ctx);
 	arena_free(&ctx.arena);
+	/* it may idle for hours: keep only the client's view meanwhile */
+	if (s->mb != NULL)
+		mailbox_park(s->mb);
 }
 
 enum imap_action

@@ -154,8 +154,14 @@ struct mailbox {
 	struct folder f;
 	struct ulstate st;
 	struct mail_cache *cache; /* made on first use */
+	struct parked *parked;    /* non-NULL: see mailbox_park() */
 	bool readonly, first_pending, fsync_pending;
 	bool hide_recent; /* mailbox_hide_recent() */
+};
+
+/* What a parked mailbox keeps of a message: the client's view of it. */
+struct parked {
+	uint32_t uid, flags, keywords;
 };
 
 /* A message staged in a folder's tmp/, waiting for commit(). */
@@ -1182,7 +1188,7 @@ struct ulfile {
 static void
 recs_free(struct rec *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; r != NULL && i < n; i++) {
 		free(r[i].fname);
 		free(r[i].ext);
 	}
@@ -2099,6 +2105,11 @@ sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
 		u.hdr_ext = NULL;
 	}
 	recs_free(st->recs, st->n);
+	/* nr was sized for the uidlist and the scan together; an open
+	 * mailbox keeps it for as long as it is selected (IDLE: for hours) */
+	struct rec *fit = realloc(nr, (nn > 0 ? nn : 1) * sizeof(*nr));
+	if (fit != NULL)
+		nr = fit;
 	st->recs = nr;
 	st->n = nn;
 	st->dirty = dirty;
@@ -2191,6 +2202,99 @@ refresh_names(struct mailbox *mb, char *err, size_t errlen)
 	}
 	scan_free(&s);
 	return MAIL_OK;
+}
+
+/*
+ * Parking: a session in IDLE may hold its mailbox for hours, and thousands
+ * of them are open at once, so while parked a mailbox keeps only the
+ * client's view of each message (struct parked, 12 octets) instead of its
+ * record with the file name (over 100 octets). unpark() rebuilds the
+ * records for exactly the same messages, in the same order, taking names
+ * from the uidlist and the directories: the view never changes outside a
+ * sync. A message that vanished meanwhile comes back as a "gone"
+ * placeholder, and the next sync reports it expunged.
+ */
+static void flush_pending(struct mailbox *mb);
+
+void
+mailbox_park(struct mailbox *mb)
+{
+	struct ulstate *st = &mb->st;
+	if (mb->parked != NULL || st->n == 0)
+		return;
+	struct parked *p = malloc(st->n * sizeof(*p));
+	if (p == NULL)
+		return; /* stays as it is */
+	flush_pending(mb);
+	for (size_t i = 0; i < st->n; i++) {
+		struct rec *x = &st->recs[i];
+		if (mb->hide_recent)
+			x->msg.flags &= ~(uint32_t)MAIL_RECENT;
+		p[i] = (struct parked){x->msg.uid, x->msg.flags,
+		                       x->msg.keywords};
+	}
+	recs_free(st->recs, st->n);
+	st->recs = NULL;
+	st->dirty = 0; /* sizes learnt by reading files are learnt again */
+	mail_cache_free(mb->cache);
+	mb->cache = NULL;
+	mb->parked = p;
+}
+
+static void
+unpark(struct mailbox *mb)
+{
+	struct ulstate *st = &mb->st;
+	struct parked *p = mb->parked;
+	if (p == NULL)
+		return;
+	struct rec *recs = calloc(st->n, sizeof(*recs));
+	if (recs == NULL) {
+		/* a few KiB: without them no message can be named */
+		log_error("maildir %s: out of memory unparking", mb->f.name);
+		abort();
+	}
+	struct ulfile u;
+	memset(&u, 0, sizeof(u));
+	if (folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
+		struct stat sb;
+		bool exists, corrupt;
+		ul_read(&mb->f, &u, &sb, &exists, &corrupt, NULL, 0);
+		folder_unlock(&mb->f);
+	}
+	size_t j = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		struct rec *x = &recs[i];
+		x->msg.uid = p[i].uid;
+		x->msg.flags = p[i].flags;
+		x->msg.keywords = p[i].keywords;
+		while (j < u.n && u.recs[j].msg.uid < p[i].uid)
+			j++;
+		if (j < u.n && u.recs[j].msg.uid == p[i].uid) {
+			struct rec *y = &u.recs[j];
+			x->fname = y->fname;
+			x->ext = y->ext;
+			x->baselen = y->baselen;
+			x->size_known = y->size_known;
+			x->msg.size = y->msg.size;
+			y->fname = y->ext = NULL;
+		}
+		if (x->fname == NULL) {
+			x->fname = strdup("");
+			x->gone = x->size_known = x->date_known = true;
+			if (x->fname == NULL) {
+				log_error("maildir %s: out of memory unparking",
+				          mb->f.name);
+				abort();
+			}
+		}
+	}
+	ulfile_free(&u);
+	free(p);
+	mb->parked = NULL;
+	st->recs = recs;
+	/* uidlist names are bare bases: find the files as they are now */
+	refresh_names(mb, NULL, 0);
 }
 
 static int
@@ -2676,6 +2780,7 @@ copy_or_move(struct mailbox *mb, const uint32_t *seqs, size_t n,
              const char *dest, bool move, uint32_t *dest_uidvalidity,
              uint32_t *dest_uids, char *err, size_t errlen)
 {
+	unpark(mb);
 	char norm[MAIL_NAME_MAX + 1];
 	struct folder dst;
 	bool committed = false;
@@ -2814,6 +2919,7 @@ mailbox_close(struct mailbox *mb)
 		folder_unlock(&mb->f);
 	}
 	mail_cache_free(mb->cache);
+	free(mb->parked);
 	ulstate_free(&mb->st);
 	folder_close(&mb->f);
 	free(mb);
@@ -2843,6 +2949,7 @@ bool
 mailbox_cache_get(struct mailbox *mb, uint32_t seq, enum mail_cache_field field,
                   struct buf *out)
 {
+	unpark(mb);
 	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
 		return false;
 	return mail_cache_get(mb->cache, mb->st.recs[seq - 1].msg.uid, field,
@@ -2852,6 +2959,7 @@ mailbox_cache_get(struct mailbox *mb, uint32_t seq, enum mail_cache_field field,
 void
 mailbox_cache_put(struct mailbox *mb, uint32_t seq, const struct buf *vals)
 {
+	unpark(mb);
 	if (seq == 0 || seq > mb->st.n || cache_of(mb) == NULL)
 		return;
 	mail_cache_put(mb->cache, mb->st.recs[seq - 1].msg.uid, vals);
@@ -2870,6 +2978,7 @@ enum mail_result
 mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
              size_t errlen)
 {
+	unpark(mb);
 	memset(ch, 0, sizeof(*ch));
 	flush_pending(mb);
 	/* also right after open: the counts are all the first sync tells */
@@ -2909,6 +3018,7 @@ mailbox_count(const struct mailbox *mb)
 const struct mail_msg *
 mailbox_msg(const struct mailbox *mb, uint32_t seq)
 {
+	unpark((struct mailbox *)mb); /* see mailbox_msg() below */
 	if (seq == 0 || seq > mb->st.n)
 		return NULL;
 	/* the size and date cache belongs to the mailbox, hence the cast:
@@ -2933,6 +3043,7 @@ mailbox_hide_recent(struct mailbox *mb)
 uint32_t
 mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid)
 {
+	unpark((struct mailbox *)mb);
 	size_t lo = 0, hi = mb->st.n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -3001,6 +3112,7 @@ mailbox_keyword_index(struct mailbox *mb, const char *keyword)
 int
 mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err, size_t errlen)
 {
+	unpark(mb);
 	if (seq == 0 || seq > mb->st.n) {
 		say(err, errlen, MAIL_NO, "Invalid message number");
 		return -1;
@@ -3031,6 +3143,7 @@ enum mail_result
 mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
                   uint32_t keywords, char *err, size_t errlen)
 {
+	unpark(mb);
 	char to[FNAME_MAX + 1];
 	bool refreshed = false;
 	enum mail_result r;
@@ -3098,6 +3211,7 @@ enum mail_result
 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
                 char *err, size_t errlen)
 {
+	unpark(mb);
 	uint32_t *sorted = NULL;
 	bool refreshed = false, removed = false;
 	enum mail_result r;

@@ -187,6 +187,12 @@ enum mail_result mailbox_move(struct mailbox *mb, const uint32_t *seqs,
 enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
                                  size_t nuids, char *err, size_t errlen);
 
+/* Drops what the open mailbox can read back later (file names, sizes,
+ * the FETCH cache's index), keeping only UID, flags and keywords per
+ * message: for a session that will sit in IDLE. The next call that needs
+ * more restores it, for exactly the same messages. */
+void mailbox_park(struct mailbox *mb);
+
 /* The directories whose changes mean the open mailbox changed (for IDLE's
  * inotify watches), as open descriptors owned by mb: Maildir's new/ and
  * cur/. Returns how many it wrote (at most 2). */

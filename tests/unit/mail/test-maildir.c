@@ -1867,6 +1867,73 @@ mail_dotlock_live_owner_waits(void **state)
 	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
 }
 
+/* A parked mailbox (IDLE) keeps the client's view exactly: same messages,
+ * same order, same flags, files found again under their new names, a
+ * message expunged elsewhere a readable-as-gone placeholder; the next sync
+ * reports what changed meanwhile. */
+static void
+mail_park_keeps_view(void **state)
+{
+	struct fx *fx = *state;
+	const char *texts[] = {"Subject: A\r\n\r\nA\r\n",
+	                       "Subject: B\r\n\r\nB\r\n",
+	                       "Subject: C\r\n\r\nC\r\n"};
+	uint32_t uids[3];
+	for (int i = 0; i < 3; i++)
+		uids[i] = append(fx, "INBOX", texts[i], 0);
+	struct mailbox *mb = open_box(fx, "INBOX", false);
+	assert_int_equal(
+	        mailbox_set_flags(mb, 2, MAIL_FLAGGED, 0, err, sizeof(err)),
+	        MAIL_OK);
+	mailbox_flush(mb);
+	mailbox_park(mb);
+
+	/* another session: expunge A, mark C seen, append D */
+	struct mailbox *other = open_box(fx, "INBOX", false);
+	assert_int_equal(
+	        mailbox_set_flags(other, 1, MAIL_DELETED, 0, err, sizeof(err)),
+	        MAIL_OK);
+	assert_int_equal(
+	        mailbox_set_flags(other, 3, MAIL_SEEN, 0, err, sizeof(err)),
+	        MAIL_OK);
+	assert_int_equal(mailbox_expunge(other, NULL, 0, err, sizeof(err)),
+	                 MAIL_OK);
+	uint32_t d = append(fx, "INBOX", "Subject: D\r\n\r\nD\r\n", 0);
+	mailbox_close(other);
+
+	/* unsynced: the view is the one before parking */
+	assert_int_equal(mailbox_count(mb), 3);
+	assert_int_equal(mailbox_seq_of_uid(mb, uids[2]), 3);
+	assert_int_equal(mailbox_seq_of_uid(mb, d), 0);
+	const struct mail_msg *m = mailbox_msg(mb, 2);
+	assert_int_equal(m->uid, uids[1]);
+	assert_true(m->flags & MAIL_FLAGGED);
+	assert_int_equal(mailbox_msg(mb, 3)->flags & MAIL_SEEN, 0);
+	char *b = read_msg(mb, 2), *c = read_msg(mb, 3);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_string_equal(b, texts[1]);
+	assert_string_equal(c, texts[2]); /* renamed with S: found again */
+	free(b);
+	free(c);
+	assert_null(read_msg(mb, 1)); /* gone */
+
+	/* parked again, then the sync tells what happened */
+	mailbox_park(mb);
+	struct mail_changes ch;
+	sync_ok(mb, &ch);
+	assert_int_equal(ch.nexpunged, 1);
+	assert_int_equal(ch.expunged[0], 1);
+	assert_int_equal(ch.exists, 3);
+	assert_int_equal(ch.nflagged, 1);
+	assert_int_equal(ch.flagged[0], 2); /* C, after A went */
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(mb, 3)->uid, d);
+	assert_true(mailbox_msg(mb, 2)->flags & MAIL_SEEN);
+	mailbox_park(mb);
+	mailbox_close(mb); /* parked: nothing leaks (ASan) */
+}
+
 int
 main(void)
 {
@@ -1885,6 +1952,7 @@ main(void)
 	        T(mail_uids_persist),
 	        T(mail_mda_delivery_recent),
 	        T(mail_two_sessions),
+	        T(mail_park_keeps_view),
 	        T(mail_expunge_uid_set),
 	        T(mail_copy_and_move),
 	        T(mail_readonly),
