@@ -21,9 +21,15 @@
 /* The writer commits at most once per interval: a commit costs a WAL
  * append, locks and now and then a checkpoint whatever it carries, and
  * every commit makes each worker's next read drop its page cache. Under
- * load, rows wait up to this long and share one commit; when the writer
- * has been idle for longer, a row is committed at once. */
-#define ENGINE_WRITE_INTERVAL_MS 10
+ * load, rows wait up to the interval and share one commit; when the
+ * writer has been idle for longer, a row is committed at once. While
+ * batches keep coming full (a login storm), the interval doubles up to
+ * the maximum, so rows share pages of the tables and indexes too; a
+ * quiet server keeps the short one, so rows show up in imapcidctl at
+ * once. */
+#define ENGINE_WRITE_INTERVAL_MS     10
+#define ENGINE_WRITE_INTERVAL_MAX_MS 80
+#define ENGINE_WRITE_BATCH_FULL      8 /* rows */
 /* Key of a queued pending device: hash, then account (the hash has a
  * fixed length, so the two cannot run into each other). */
 #define ENGINE_PENDING_KEY_MAX (REGISTRY_HASH_LEN + ENGINE_ACCOUNT_MAX + 1)
@@ -175,14 +181,14 @@ engine_writer_main(void *arg)
 {
 	struct policy_engine *e = arg;
 	struct registry *reg = NULL;
-	uint64_t last_commit = 0;
+	uint64_t last_commit = 0, interval = ENGINE_WRITE_INTERVAL_MS;
 	for (;;) {
 		pthread_mutex_lock(&e->wlock);
 		while (e->whead == NULL && !e->wstopping)
 			pthread_cond_wait(&e->wcond, &e->wlock);
 		/* Let more rows join this commit (see the interval). Producers
 		 * do not signal a non-empty queue, so this sleeps through. */
-		uint64_t due = last_commit + ENGINE_WRITE_INTERVAL_MS;
+		uint64_t due = last_commit + interval;
 		for (;;) {
 			uint64_t now = clock_mono_ms();
 			if (e->wstopping || now >= due)
@@ -197,6 +203,7 @@ engine_writer_main(void *arg)
 			pthread_cond_timedwait(&e->wcond, &e->wlock, &ts);
 		}
 		struct engine_write *list = e->whead;
+		size_t rows = e->wqueued;
 		e->whead = e->wtail = NULL;
 		e->wqueued = 0;
 		bool stopping = e->wstopping;
@@ -209,8 +216,15 @@ engine_writer_main(void *arg)
 		}
 		if (list != NULL && reg != NULL)
 			engine_write_batch(reg, list);
-		if (list != NULL)
-			last_commit = clock_mono_ms();
+		if (list != NULL) {
+			uint64_t now = clock_mono_ms();
+			if (rows < ENGINE_WRITE_BATCH_FULL ||
+			    now - last_commit > 2 * interval)
+				interval = ENGINE_WRITE_INTERVAL_MS;
+			else if (interval < ENGINE_WRITE_INTERVAL_MAX_MS)
+				interval *= 2;
+			last_commit = now;
+		}
 		/* Committed (or lost with the registry): the devices are now
 		 * what the registry says, not what the queue holds. */
 		while (list != NULL) {
