@@ -109,15 +109,15 @@ auth_verify(struct auth_service *svc, const struct auth_request *req,
 		uint64_t now = a.now_ms;
 		/* Unknown users verify a dummy hash: same cost, same timing
 		 * (and a failure is answered at a fixed time anyway). */
+		bool cached = stored != NULL &&
+		              credcache_use(svc->cache, req->user, stored,
+		                            req->password, now);
 		enum password_result pr =
-		        stored != NULL && credcache_check(svc->cache, req->user,
-		                                          stored, req->password,
-		                                          now)
-		                ? PASSWORD_OK
-		                : password_verify(stored ? stored
-		                                         : svc->dummy_hash,
-		                                  req->password);
-		if (stored != NULL && pr == PASSWORD_OK)
+		        cached ? PASSWORD_OK
+		               : password_verify(stored ? stored
+		                                        : svc->dummy_hash,
+		                                 req->password);
+		if (stored != NULL && pr == PASSWORD_OK && !cached)
 			credcache_put(svc->cache, req->user, stored,
 			              req->password, now);
 		a.account_exists = stored != NULL;

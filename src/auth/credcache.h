@@ -21,6 +21,10 @@ struct credcache *credcache_new(size_t max_entries, uint64_t ttl_ms);
 void credcache_free(struct credcache *cc);
 bool credcache_check(struct credcache *cc, const char *user, const char *stored,
                      const char *password, uint64_t now_ms);
+/* credcache_check(), and a hit starts a new ttl, as credcache_put() of the
+ * same credentials would, without computing their hash again. */
+bool credcache_use(struct credcache *cc, const char *user, const char *stored,
+                   const char *password, uint64_t now_ms);
 void credcache_put(struct credcache *cc, const char *user, const char *stored,
                    const char *password, uint64_t now_ms);
 /* Forgets everything (password file reloaded). */

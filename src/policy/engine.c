@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/hmap.h"
 #include "lib/log.h"
 
 #define ENGINE_SECRET_MAX     64
@@ -17,6 +18,21 @@
 /* Audit rows and device touches waiting for the writer thread; past this,
  * workers write themselves (back-pressure, never loss). */
 #define ENGINE_WRITES_MAX 100000
+/* The writer commits at most once per interval: a commit costs a WAL
+ * append, locks and now and then a checkpoint whatever it carries, and
+ * every commit makes each worker's next read drop its page cache. Under
+ * load, rows wait up to the interval and share one commit; when the
+ * writer has been idle for longer, a row is committed at once. While
+ * batches keep coming full (a login storm), the interval doubles up to
+ * the maximum, so rows share pages of the tables and indexes too; a
+ * quiet server keeps the short one, so rows show up in imapcidctl at
+ * once. */
+#define ENGINE_WRITE_INTERVAL_MS     10
+#define ENGINE_WRITE_INTERVAL_MAX_MS 80
+#define ENGINE_WRITE_BATCH_FULL      8 /* rows */
+/* Key of a queued pending device: hash, then account (the hash has a
+ * fixed length, so the two cannot run into each other). */
+#define ENGINE_PENDING_KEY_MAX (REGISTRY_HASH_LEN + ENGINE_ACCOUNT_MAX + 1)
 
 /* What one attempt leaves to the writer: its audit row and, for a known
  * device, the touch (count, last seen, last address). */
@@ -47,6 +63,11 @@ struct policy_engine {
 	struct engine_write *whead, *wtail;
 	size_t wqueued;
 	bool wstopping;
+	/* New pending devices queued but not yet committed, with how many
+	 * times each is queued: a login must see them as the registry will
+	 * (pending), not as unknown, while they wait for the writer. */
+	pthread_mutex_t plock;
+	struct hmap *pending;
 };
 
 static void
@@ -109,16 +130,80 @@ engine_write_batch(struct registry *reg, struct engine_write *list)
 		log_error("registry: cannot commit audit rows");
 }
 
+static void
+engine_pending_key(char out[ENGINE_PENDING_KEY_MAX + 1], const char *hash,
+                   const char *account)
+{
+	snprintf(out, ENGINE_PENDING_KEY_MAX + 1, "%s%s", hash, account);
+}
+
+/* Counts a queued pending device; false if it cannot be tracked. */
+static bool
+engine_pending_add(struct policy_engine *e, const struct engine_write *w)
+{
+	char key[ENGINE_PENDING_KEY_MAX + 1];
+	engine_pending_key(key, w->dev.hash, w->dev.account);
+	pthread_mutex_lock(&e->plock);
+	uintptr_t n = (uintptr_t)hmap_get(e->pending, key);
+	bool ok = hmap_put(e->pending, key, (void *)(n + 1));
+	pthread_mutex_unlock(&e->plock);
+	return ok;
+}
+
+static void
+engine_pending_drop(struct policy_engine *e, const struct engine_write *w)
+{
+	char key[ENGINE_PENDING_KEY_MAX + 1];
+	engine_pending_key(key, w->dev.hash, w->dev.account);
+	pthread_mutex_lock(&e->plock);
+	uintptr_t n = (uintptr_t)hmap_get(e->pending, key);
+	if (n > 1)
+		hmap_put(e->pending, key, (void *)(n - 1));
+	else if (n == 1)
+		hmap_remove(e->pending, key);
+	pthread_mutex_unlock(&e->plock);
+}
+
+static bool
+engine_pending_has(struct policy_engine *e, const char *account,
+                   const char *hash)
+{
+	char key[ENGINE_PENDING_KEY_MAX + 1];
+	engine_pending_key(key, hash, account);
+	pthread_mutex_lock(&e->plock);
+	bool has = hmap_get(e->pending, key) != NULL;
+	pthread_mutex_unlock(&e->plock);
+	return has;
+}
+
 static void *
 engine_writer_main(void *arg)
 {
 	struct policy_engine *e = arg;
 	struct registry *reg = NULL;
+	uint64_t last_commit = 0, interval = ENGINE_WRITE_INTERVAL_MS;
 	for (;;) {
 		pthread_mutex_lock(&e->wlock);
 		while (e->whead == NULL && !e->wstopping)
 			pthread_cond_wait(&e->wcond, &e->wlock);
+		/* Let more rows join this commit (see the interval). Producers
+		 * do not signal a non-empty queue, so this sleeps through. */
+		uint64_t due = last_commit + interval;
+		for (;;) {
+			uint64_t now = clock_mono_ms();
+			if (e->wstopping || now >= due)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)(due - now) * 1000000L;
+			while (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&e->wcond, &e->wlock, &ts);
+		}
 		struct engine_write *list = e->whead;
+		size_t rows = e->wqueued;
 		e->whead = e->wtail = NULL;
 		e->wqueued = 0;
 		bool stopping = e->wstopping;
@@ -131,8 +216,21 @@ engine_writer_main(void *arg)
 		}
 		if (list != NULL && reg != NULL)
 			engine_write_batch(reg, list);
+		if (list != NULL) {
+			uint64_t now = clock_mono_ms();
+			if (rows < ENGINE_WRITE_BATCH_FULL ||
+			    now - last_commit > 2 * interval)
+				interval = ENGINE_WRITE_INTERVAL_MS;
+			else if (interval < ENGINE_WRITE_INTERVAL_MAX_MS)
+				interval *= 2;
+			last_commit = now;
+		}
+		/* Committed (or lost with the registry): the devices are now
+		 * what the registry says, not what the queue holds. */
 		while (list != NULL) {
 			struct engine_write *next = list->next;
+			if (list->add)
+				engine_pending_drop(e, list);
 			free(list);
 			list = next;
 		}
@@ -147,21 +245,30 @@ static void
 engine_write_queue(struct policy_engine *e, struct registry *reg,
                    struct engine_write *w)
 {
+	/* Tracked before the writer can see it, so the writer's drop always
+	 * finds it. */
+	bool tracked = w->add && engine_pending_add(e, w);
 	pthread_mutex_lock(&e->wlock);
 	if (e->wqueued < ENGINE_WRITES_MAX && !e->wstopping &&
-	    e->writer_started) {
+	    e->writer_started && (tracked || !w->add)) {
 		w->next = NULL;
+		/* Only an empty queue can have the writer waiting for work;
+		 * otherwise it is writing or letting rows gather. */
+		bool wake = e->whead == NULL;
 		if (e->wtail != NULL)
 			e->wtail->next = w;
 		else
 			e->whead = w;
 		e->wtail = w;
 		e->wqueued++;
-		pthread_cond_signal(&e->wcond);
+		if (wake)
+			pthread_cond_signal(&e->wcond);
 		pthread_mutex_unlock(&e->wlock);
 		return;
 	}
 	pthread_mutex_unlock(&e->wlock);
+	if (tracked)
+		engine_pending_drop(e, w);
 	if (reg != NULL)
 		engine_write_one(reg, w);
 	free(w);
@@ -183,10 +290,18 @@ policy_engine_new(const struct engine_options *o, const uint8_t *secret,
 	e->registry_path = strdup(o->registry_path);
 	pthread_key_create(&e->registry_key, engine_registry_close);
 	pthread_mutex_init(&e->wlock, NULL);
-	pthread_cond_init(&e->wcond, NULL);
+	/* The writer's interval is a duration: immune to clock steps. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->wcond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&e->plock, NULL);
+	e->pending = hmap_new(1024);
 	e->rate = ratelimit_new(ENGINE_RATE_KEYS_MAX);
 	e->tracker = tracker_new(ENGINE_TRACKED_TOKENS);
-	if (e->registry_path == NULL || e->rate == NULL || e->tracker == NULL) {
+	if (e->registry_path == NULL || e->rate == NULL || e->tracker == NULL ||
+	    e->pending == NULL) {
 		snprintf(err, errlen, "out of memory");
 		policy_engine_free(e);
 		return NULL;
@@ -226,6 +341,8 @@ policy_engine_free(struct policy_engine *e)
 	}
 	pthread_mutex_destroy(&e->wlock);
 	pthread_cond_destroy(&e->wcond);
+	hmap_free(e->pending, NULL);
+	pthread_mutex_destroy(&e->plock);
 	alert_free(e->alert);
 	ratelimit_free(e->rate);
 	tracker_free(e->tracker);
@@ -305,6 +422,12 @@ policy_engine_begin(struct policy_engine *e, struct engine_attempt *a)
 	struct registry *reg = engine_registry(e);
 	a->override.mode[0] = '\0';
 	a->override.require_clientid = -1;
+	/* Asked before the registry: the writer forgets a device only after
+	 * committing it, so one queued now is either found below or still
+	 * pending then. */
+	bool queued = a->has_id && reg != NULL &&
+	              engine_pending_has(e, a->account, a->hash);
+	bool snapshot = reg != NULL && registry_read_begin(reg);
 	if (reg != NULL)
 		registry_account_get(reg, a->account, &a->override);
 	in->mode = rules->mode;
@@ -319,10 +442,15 @@ policy_engine_begin(struct policy_engine *e, struct engine_attempt *a)
 	in->device = POLICY_DEVICE_UNKNOWN;
 	if (a->has_id && in->mode != POLICY_OFF && reg != NULL) {
 		struct registry_device d;
-		if (registry_device_get(reg, a->account, a->hash, &d) == 1)
+		int found = registry_device_get(reg, a->account, a->hash, &d);
+		if (found == 1)
 			in->device = engine_device_state(
 			        &d, (int64_t)(a->now_ms / 1000));
+		else if (found == 0 && queued)
+			in->device = POLICY_DEVICE_PENDING;
 	}
+	if (snapshot)
+		registry_read_end(reg);
 
 	a->keys = policy_rate_keys(in->mode, a->has_id, in->device);
 	a->delay_ms = 0;

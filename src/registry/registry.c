@@ -151,17 +151,41 @@ registry_release(struct registry *r, sqlite3_stmt *st)
 	sqlite3_finalize(st); /* the cache was full */
 }
 
+/* Runs a statement that returns no rows; cached like the queries, since
+ * the writer begins and commits a transaction for every batch. */
+static bool
+registry_run(struct registry *r, const char *sql)
+{
+	sqlite3_stmt *st = registry_prepare(r, sql);
+	if (st == NULL)
+		return false;
+	bool ok = sqlite3_step(st) == SQLITE_DONE;
+	registry_release(r, st);
+	return ok;
+}
+
 bool
 registry_begin(struct registry *r)
 {
-	return sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	       SQLITE_OK;
+	return registry_run(r, "BEGIN IMMEDIATE");
 }
 
 bool
 registry_commit(struct registry *r)
 {
-	return sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	return registry_run(r, "COMMIT");
+}
+
+bool
+registry_read_begin(struct registry *r)
+{
+	return registry_run(r, "BEGIN DEFERRED");
+}
+
+bool
+registry_read_end(struct registry *r)
+{
+	return registry_run(r, "COMMIT");
 }
 
 static void

@@ -61,9 +61,13 @@ struct registry;
 struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *r);
 
-/* Groups the writes of one login into one commit. */
+/* Groups writes into one commit. */
 bool registry_begin(struct registry *r);
 bool registry_commit(struct registry *r);
+/* Groups reads into one snapshot: one set of locks and one check of the
+ * write-ahead log instead of one per query. */
+bool registry_read_begin(struct registry *r);
+bool registry_read_end(struct registry *r);
 
 /* Returns 1 found, 0 not found, -1 error. */
 int registry_device_get(struct registry *r, const char *account,
