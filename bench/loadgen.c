@@ -58,7 +58,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define RBUF_SIZE        4096  /* per connection; fetch/search: RBUF_BULK */
+#define RBUF_SIZE        4096 /* per connection; fetch/search: RBUF_BULK */
 #define RBUF_BULK        65536
 #define WBUF_SIZE        1024
 #define MAX_LAT_SAMPLES  (20u * 1000u * 1000u)
@@ -88,11 +88,11 @@ enum state {
 	ST_LOGIN,
 	ST_LOGOUT,
 	ST_IDLE,
-	ST_SELECT,   /* SELECT/EXAMINE sent */
-	ST_FETCH10,  /* full: FETCH 1:10 ENVELOPE sent */
-	ST_READY,    /* fetch/search: selected, waiting for the others */
-	ST_CMD,      /* fetch/search: the repeated command sent */
-	ST_IDLECMD,  /* idle --select-idle: IDLE sent, waiting for "+" */
+	ST_SELECT,  /* SELECT/EXAMINE sent */
+	ST_FETCH10, /* full: FETCH 1:10 ENVELOPE sent */
+	ST_READY,   /* fetch/search: selected, waiting for the others */
+	ST_CMD,     /* fetch/search: the repeated command sent */
+	ST_IDLECMD, /* idle --select-idle: IDLE sent, waiting for "+" */
 };
 
 enum fail {
@@ -113,9 +113,8 @@ enum fail {
 };
 
 static const char *fail_names[F_COUNT] = {
-        "connect", "tls",    "greeting", "clientid", "login",
-        "logout",  "closed", "timeout",  "proto", "select",
-        "fetch",   "cmd",    "idle",
+        "connect", "tls",   "greeting", "clientid", "login", "logout", "closed",
+        "timeout", "proto", "select",   "fetch",    "cmd",   "idle",
 };
 
 struct conn {
@@ -125,11 +124,11 @@ struct conn {
 	uint64_t t_start;  /* connect() issued */
 	uint64_t deadline; /* current step must finish by then */
 	bool saw_bye;
-	bool counted_up; /* idle mode: counted as established */
-	long uidx;       /* user number of this connection */
+	bool counted_up;   /* idle mode: counted as established */
+	long uidx;         /* user number of this connection */
 	uint64_t t_cmd;    /* fetch/search: current command sent */
 	uint64_t lit_left; /* octets of a literal still to skip */
-	bool cont;      /* the next text continues a response (after a literal
+	bool cont;        /* the next text continues a response (after a literal
 	                 * or a line too long for rbuf) */
 	bool search_line; /* the response being read is "* SEARCH" */
 	uint64_t cmd_msgs; /* FETCH responses to the current command */
@@ -615,7 +614,8 @@ after_login(struct conn *c)
 static bool
 is_fetch_response(const char *line)
 {
-	if (line[0] != '*' || line[1] != ' ' || !isdigit((unsigned char)line[2]))
+	if (line[0] != '*' || line[1] != ' ' ||
+	    !isdigit((unsigned char)line[2]))
 		return false;
 	const char *p = line + 2;
 	while (isdigit((unsigned char)*p))
@@ -1293,14 +1293,16 @@ run_load(void)
 			    bulk_ready == active) {
 				t_bulk0 = t;
 				if (o.duration > 0)
-					t_end = t + (uint64_t)(o.duration * 1e9);
+					t_end = t +
+					        (uint64_t)(o.duration * 1e9);
 				for (int i = 0; i < nconns; i++)
 					if (conns[i].st == ST_READY) {
 						send_bulk(&conns[i]);
 						conn_drive(&conns[i], 0);
 					}
 			} else if (t > setup_deadline ||
-			           (active == 0 && started == (uint64_t)nconns)) {
+			           (active == 0 &&
+			            started == (uint64_t)nconns)) {
 				diag("fetch/search: only %d of %d connections "
 				     "ready",
 				     bulk_ready, nconns);
@@ -1419,11 +1421,12 @@ run_load(void)
 		       (double)lit_window / mb / window,
 		       (double)bytes_window / mb / window, cmd_msgs_first,
 		       hits_first, nf, abandoned, pct(50), pct(90), pct(99),
-		       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, failbuf,
-		       tls_desc[0] ? tls_desc : "-");
+		       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu,
+		       failbuf, tls_desc[0] ? tls_desc : "-");
 		if (!o.quiet)
 			fprintf(stderr,
-			        "%s: c=%d %" PRIu64 " commands in %.2fs (%.2f/s), "
+			        "%s: c=%d %" PRIu64
+			        " commands in %.2fs (%.2f/s), "
 			        "%.1f msgs/s, %.2f MiB/s of literals, %.2f "
 			        "MiB/s on the wire, latency p50 %.2f ms p90 "
 			        "%.2f ms, %" PRIu64 " failures\n",
@@ -1681,8 +1684,8 @@ main(int argc, char **argv)
 	};
 	optind = 2;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:m:F:w:q", lo,
-	                         NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h:p:c:d:n:u:U:B:P:t:T:S:m:F:w:q",
+	                         lo, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			o.host = optarg;
