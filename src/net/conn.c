@@ -302,8 +302,13 @@ conn_read(struct conn *c)
 		}
 		if (!buf_append(&c->in, scratch, (size_t)n))
 			return false;
-		if (c->ssl == NULL && (size_t)n < sizeof(scratch))
-			break; /* drained: spare the EAGAIN round trip */
+		/* Drained, most likely: spare the read that would only say
+		 * EAGAIN (a system call is costly). Events are level-
+		 * triggered, so bytes still in the socket wake us again, and
+		 * conn_pump() looks at what TLS has buffered itself. */
+		if ((size_t)n < sizeof(scratch) &&
+		    (c->ssl == NULL || !SSL_has_pending(c->ssl)))
+			break;
 	}
 	return true;
 }
