@@ -533,7 +533,7 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			break;
 		case FETCH_INTERNALDATE:
 			buf_append_str(o, "INTERNALDATE ");
-			imap_write_datetime(o, m->internaldate);
+			imap_write_datetime(o, mailbox_msg_date(mb, seq));
 			break;
 		case FETCH_SIZE:
 			buf_printf(o, "RFC822.SIZE %llu",

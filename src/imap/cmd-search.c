@@ -485,11 +485,14 @@ search_match(const struct search_key *k, struct search_msg *sm)
 	case S_SMALLER:
 		return m->size < k->num;
 	case S_BEFORE:
-		return search_day(m->internaldate) < k->date;
+		return search_day(mailbox_msg_date(sm->ctx->s->mb, sm->seq)) <
+		       k->date;
 	case S_ON:
-		return search_day(m->internaldate) == k->date;
+		return search_day(mailbox_msg_date(sm->ctx->s->mb, sm->seq)) ==
+		       k->date;
 	case S_SINCE:
-		return search_day(m->internaldate) >= k->date;
+		return search_day(mailbox_msg_date(sm->ctx->s->mb, sm->seq)) >=
+		       k->date;
 	case S_SENTBEFORE:
 		return search_sent(sm, &day) && day < k->date;
 	case S_SENTON:

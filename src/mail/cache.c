@@ -74,6 +74,11 @@ struct mail_cache {
 	uint8_t *rbuf; /* read window */
 	size_t rcap, rhave;
 	off_t rpos;
+	/* The last record read and checked: FETCH asks for the fields of
+	 * one message one after the other, and a read is a system call. */
+	uint8_t *memo;
+	size_t memo_len;
+	uint32_t memo_uid; /* 0: none */
 };
 
 /* ---- checksums and encoding ---- */
@@ -278,6 +283,9 @@ detach(struct mail_cache *c)
 		close(c->fd);
 	c->fd = -1;
 	index_reset(c);
+	free(c->memo);
+	c->memo = NULL;
+	c->memo_uid = 0;
 }
 
 /* True if the name still leads to the file we have open. */
@@ -471,26 +479,31 @@ mail_cache_get(struct mail_cache *c, uint32_t uid, enum mail_cache_field field,
 		if ((e = index_find(c, uid)) == NULL)
 			return false;
 	}
-	uint8_t *rec = malloc(e->len);
-	if (rec == NULL)
-		return false;
-	uint32_t w[3 + MAIL_CACHE_NFIELDS], sum;
-	bool ok =
-	        pread_all(c->fd, rec, e->len, (off_t)e->off) == (ssize_t)e->len;
-	if (ok) {
-		memcpy(w, rec, sizeof(w));
-		memcpy(&sum, rec + REC_HDR_LEN - 4, 4);
-		ok = w[0] == REC_MAGIC && w[1] == uid &&
-		     sum == rec_sum(rec, e->len);
+	if (c->memo_uid != uid || c->memo_len != e->len) {
+		free(c->memo);
+		c->memo_uid = 0;
+		if ((c->memo = malloc(e->len)) == NULL)
+			return false;
+		uint32_t w0[2], sum;
+		bool ok = pread_all(c->fd, c->memo, e->len, (off_t)e->off) ==
+		          (ssize_t)e->len;
+		if (ok) {
+			memcpy(w0, c->memo, sizeof(w0));
+			memcpy(&sum, c->memo + REC_HDR_LEN - 4, 4);
+			ok = w0[0] == REC_MAGIC && w0[1] == uid &&
+			     sum == rec_sum(c->memo, e->len);
+		}
+		if (!ok)
+			return false;
+		c->memo_uid = uid;
+		c->memo_len = e->len;
 	}
-	if (ok) {
-		size_t at = REC_HDR_LEN;
-		for (int f = 0; f < (int)field; f++)
-			at += w[2 + f];
-		ok = buf_append(out, rec + at, w[2 + field]);
-	}
-	free(rec);
-	return ok;
+	uint32_t w[3 + MAIL_CACHE_NFIELDS];
+	memcpy(w, c->memo, sizeof(w));
+	size_t at = REC_HDR_LEN;
+	for (int f = 0; f < (int)field; f++)
+		at += w[2 + f];
+	return buf_append(out, c->memo + at, w[2 + field]);
 }
 
 void

@@ -3025,13 +3025,24 @@ mailbox_msg(const struct mailbox *mb, uint32_t seq)
 	 * the mailbox was never defined const */
 	struct mailbox *m = (struct mailbox *)mb;
 	struct rec *x = &m->st.recs[seq - 1];
-	if (!x->size_known || !x->date_known)
+	if (!x->size_known)
 		rec_fill(m, x);
 	/* cleared where it is stored: the merge at the next sync keeps it
 	 * cleared, and a message new since then is cleared on first look */
 	if (m->hide_recent)
 		x->msg.flags &= ~(uint32_t)MAIL_RECENT;
 	return &x->msg;
+}
+
+int64_t
+mailbox_msg_date(struct mailbox *mb, uint32_t seq)
+{
+	if (mailbox_msg(mb, seq) == NULL)
+		return 0;
+	struct rec *x = &mb->st.recs[seq - 1];
+	if (!x->date_known)
+		rec_fill(mb, x);
+	return x->msg.internaldate;
 }
 
 void
@@ -3924,9 +3935,8 @@ mkdir_p(const char *path)
 /* After a crash: finish interrupted COPY/MOVEs and folder removals, so a
  * MOVE never leaves its messages in both places for long. */
 static void
-recover_all(struct mailstore *ms)
+recover_all(struct mailstore *ms, struct names *real)
 {
-	struct names real;
 	struct stat sb;
 	int fd = openat(ms->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -3940,10 +3950,12 @@ recover_all(struct mailstore *ms)
 	} else if (fd >= 0) {
 		close(fd);
 	}
-	if (list_dirs(ms, &real, NULL, 0) != MAIL_OK)
+	if (list_dirs(ms, real, NULL, 0) != MAIL_OK) {
+		memset(real, 0, sizeof(*real));
 		return;
-	for (size_t i = 0; i <= real.n; i++) {
-		const char *n = i < real.n ? real.v[i] : "INBOX";
+	}
+	for (size_t i = 0; i <= real->n; i++) {
+		const char *n = i < real->n ? real->v[i] : "INBOX";
 		char dir[FNAME_MAX + 1], path[FNAME_MAX + 32];
 		struct folder f;
 		if (!dir_of(n, dir))
@@ -3959,7 +3971,6 @@ recover_all(struct mailstore *ms)
 		}
 		folder_close(&f);
 	}
-	names_free(&real);
 }
 
 struct mailstore *
@@ -3977,16 +3988,19 @@ mailstore_open(const char *dir, char *err, size_t errlen)
 		say(err, errlen, MAIL_ERROR, "Out of memory");
 		return NULL;
 	}
-	ms->rootfd = -1;
-	if (mkdir_p(dir) < 0 ||
-	    (ms->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	/* every login opens the store: the common case costs few system
+	 * calls, creating things is for the first time */
+	ms->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ms->rootfd < 0 && errno == ENOENT && mkdir_p(dir) == 0)
+		ms->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ms->rootfd < 0) {
 		sys_error(err, errlen, "open", dir);
 		free(ms);
 		return NULL;
 	}
 	bool fresh = fstatat(ms->rootfd, "cur", &sb, 0) < 0;
 	static const char *const subs[] = {"tmp", "new", "cur"};
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; fresh && i < 3; i++) {
 		int fd = open_subdir(ms->rootfd, subs[i]);
 		if (fd < 0) {
 			sys_error(err, errlen, "mkdir", dir);
@@ -4011,11 +4025,13 @@ mailstore_open(const char *dir, char *err, size_t errlen)
 	}
 	if (ms->host[0] == '\0')
 		strcpy(ms->host, "localhost");
-	recover_all(ms);
+	struct names real;
+	recover_all(ms, &real);
 	if (fresh && subs_change(ms, "INBOX", true, NULL, 0) != MAIL_OK)
 		log_warn("maildir: can't subscribe INBOX in %s", dir);
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-		if (folder_exists(ms, special[i]))
+		if (names_has(&real, special[i]) ||
+		    (real.v == NULL && folder_exists(ms, special[i])))
 			continue;
 		/* a full disk must not stop the user reading mail */
 		if (create_folder(ms, special[i], NULL, 0) != MAIL_OK ||
@@ -4023,6 +4039,7 @@ mailstore_open(const char *dir, char *err, size_t errlen)
 			log_warn("maildir: can't create %s in %s", special[i],
 			         dir);
 	}
+	names_free(&real);
 	return ms;
 }
 

@@ -52,7 +52,7 @@ struct mail_msg {
 	uint32_t uid;
 	uint32_t flags;    /* enum mail_flag */
 	uint32_t keywords; /* bit i: keyword i of the mailbox's keyword list */
-	int64_t internaldate; /* unix seconds */
+	int64_t internaldate; /* unix seconds: see mailbox_msg_date() */
 	uint64_t size;        /* RFC822.SIZE: octets with CRLF line ends */
 };
 
@@ -144,6 +144,10 @@ void mailbox_hide_recent(struct mailbox *mb);
 
 uint32_t mailbox_count(const struct mailbox *mb);
 const struct mail_msg *mailbox_msg(const struct mailbox *mb, uint32_t seq);
+/* INTERNALDATE of a message. mailbox_msg() leaves it unknown (0) until
+ * this is asked: learning it costs a stat() per message, and most FETCHes
+ * (FLAGS, ENVELOPE, BODY[]) never need it. */
+int64_t mailbox_msg_date(struct mailbox *mb, uint32_t seq);
 /* Sequence number of uid, or 0. */
 uint32_t mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid);
 uint32_t mailbox_uidvalidity(const struct mailbox *mb);

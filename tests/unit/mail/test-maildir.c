@@ -702,11 +702,11 @@ mail_append_status_read(void **state)
 	assert_int_equal(m->uid, 1);
 	assert_int_equal(m->flags & ~MAIL_RECENT, MAIL_SEEN | MAIL_FLAGGED);
 	assert_int_equal(m->keywords, 3);
-	assert_int_equal(m->internaldate, 1234567890);
+	assert_int_equal(mailbox_msg_date(mb, 1), 1234567890);
 	assert_int_equal(m->size, strlen(m1) + 4);
 	m = mailbox_msg(mb, 2);
 	assert_int_equal(m->size, strlen(m2));
-	assert_true(m->internaldate >= time(NULL) - 60);
+	assert_true(mailbox_msg_date(mb, 2) >= time(NULL) - 60);
 	assert_null(mailbox_msg(mb, 0));
 	assert_null(mailbox_msg(mb, 3));
 	assert_int_equal(mailbox_seq_of_uid(mb, 2), 2);
@@ -1045,7 +1045,7 @@ mail_copy_and_move(void **state)
 	const struct mail_msg *m = mailbox_msg(ar, 2);
 	assert_int_equal(m->uid, 2);
 	assert_int_equal(m->flags & ~MAIL_RECENT, MAIL_SEEN);
-	assert_int_equal(m->internaldate, 1000000000);
+	assert_int_equal(mailbox_msg_date(ar, 2), 1000000000);
 	assert_int_equal(m->keywords, 2);
 	const char *const *names;
 	assert_int_equal(mailbox_keywords(ar, &names), 2);
