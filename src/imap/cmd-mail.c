@@ -6,6 +6,7 @@
  * on a worker thread (they do file I/O), with the session waiting.
  */
 #include "commands.h"
+#include "mail/utf7.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -96,6 +97,43 @@ imap_no_store(struct imap_cmd_ctx *ctx)
 	                   "The mail store is not available.");
 }
 
+/*
+ * Mailbox names on the wire: modified UTF-7 in IMAP4rev1 (RFC 3501
+ * 5.1.3), which is also how the store spells them; UTF-8 once the client
+ * enabled IMAP4rev2 (RFC 9051 5.1: there "&" is just an ampersand).
+ */
+static const char *
+imap_name_from_wire(struct imap_cmd_ctx *ctx, const char *wire)
+{
+	if (!ctx->s->rev2)
+		return wire;
+	size_t cap = 4 * strlen(wire) + 16; /* "&" -> "&-", 3 -> 4 octets */
+	char *out = arena_alloc(&ctx->arena, cap);
+	if (out == NULL || !mail_utf8_to_utf7(wire, out, cap))
+		return NULL;
+	return out;
+}
+
+/* The other way: a stored name as the client reads it. */
+static const char *
+imap_name_to_wire(struct imap_cmd_ctx *ctx, const char *stored)
+{
+	if (!ctx->s->rev2)
+		return stored;
+	size_t cap = 2 * strlen(stored) + 16;
+	char *out = arena_alloc(&ctx->arena, cap);
+	if (out == NULL || !mail_utf7_to_utf8(stored, out, cap))
+		return stored; /* not canonical (made by someone else) */
+	return out;
+}
+
+static void
+imap_write_name(struct imap_cmd_ctx *ctx, struct buf *o, const char *stored)
+{
+	const char *w = imap_name_to_wire(ctx, stored);
+	imap_write_string(o, w, strlen(w));
+}
+
 /* A mailbox name argument: an astring, "INBOX" in any case normalised. */
 static const char *
 imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
@@ -104,13 +142,14 @@ imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
 		return NULL;
 	if (strcasecmp(a->str, "INBOX") == 0)
 		return "INBOX";
-	if (strncasecmp(a->str, "INBOX.", 6) == 0) {
-		char *n = arena_strndup(&ctx->arena, a->str, a->len);
+	const char *name = imap_name_from_wire(ctx, a->str);
+	if (name != NULL && strncasecmp(name, "INBOX.", 6) == 0) {
+		char *n = arena_strndup(&ctx->arena, name, strlen(name));
 		if (n != NULL)
 			memcpy(n, "INBOX", 5);
 		return n;
 	}
-	return a->str;
+	return name;
 }
 
 bool
@@ -219,7 +258,7 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	if (s->rev2) {
 		/* RFC 9051 6.3.2: the name as the server spells it */
 		buf_printf(o, "* LIST () \"%c\" ", MAIL_HIERARCHY_SEP);
-		imap_write_string(o, name, strlen(name));
+		imap_write_name(ctx, o, name);
 		buf_append_str(o, "\r\n");
 	}
 	mail_changes_free(&ch);
@@ -375,7 +414,7 @@ imap_status_write(struct imap_cmd_ctx *ctx, struct mailstore *ms,
 	uint64_t values[] = {st.messages, st.recent, st.uidnext, st.uidvalidity,
 	                     st.unseen,   st.size,   st.deleted};
 	buf_append_str(ctx->out, "* STATUS ");
-	imap_write_string(ctx->out, name, strlen(name));
+	imap_write_name(ctx, ctx->out, name);
 	buf_append_str(ctx->out, " (");
 	bool first = true;
 	for (size_t k = 0; k < IMAP_STATUS_NITEMS; k++) {
@@ -404,7 +443,8 @@ enum imap_list_opt {
 #define LIST_SEL_BASE (LIST_SEL_SUBSCRIBED | LIST_SEL_SPECIAL_USE)
 
 struct imap_list_entry {
-	char *name;
+	char *name;       /* as stored: STATUS, parents, the order */
+	const char *wire; /* as the client reads it: matching, output */
 	unsigned attrs;
 	bool meets;     /* satisfies the selection criteria */
 	bool childinfo; /* a descendant outside the patterns does */
@@ -462,7 +502,7 @@ imap_lsub_parents(struct imap_list_ctx *l, const char *name)
 			break;
 		memcpy(prefix, name, n);
 		prefix[n] = '\0';
-		if (imap_list_match_any(l, prefix) &&
+		if (imap_list_match_any(l, imap_name_to_wire(l->ctx, prefix)) &&
 		    !imap_list_has(&l->parents, prefix))
 			buf_append(&l->parents, prefix, n + 1);
 	}
@@ -530,7 +570,8 @@ imap_lsub_one(const char *name, unsigned attrs, void *arg)
 	struct imap_list_ctx *l = arg;
 	if (!(attrs & MAIL_ATTR_SUBSCRIBED))
 		return;
-	if (!imap_list_match_any(l, name)) {
+	const char *wire = imap_name_to_wire(l->ctx, name);
+	if (!imap_list_match_any(l, wire)) {
 		imap_lsub_parents(l, name);
 		return;
 	}
@@ -538,7 +579,7 @@ imap_lsub_one(const char *name, unsigned attrs, void *arg)
 	/* a subscribed name that is no mailbox cannot be selected */
 	if (attrs & MAIL_ATTR_NONEXISTENT)
 		attrs |= MAIL_ATTR_NOSELECT;
-	imap_list_write(l->ctx->out, "LSUB", name, attrs, true, false);
+	imap_list_write(l->ctx->out, "LSUB", wire, attrs, true, false);
 	buf_append_str(l->ctx->out, "\r\n");
 }
 
@@ -560,7 +601,9 @@ imap_list_collect(const char *name, unsigned attrs, void *arg)
 		l->cap = cap;
 	}
 	struct imap_list_entry *e = &l->entries[l->n];
-	if ((e->name = strdup(name)) == NULL) {
+	if ((e->name = strdup(name)) == NULL ||
+	    (e->wire = imap_name_to_wire(l->ctx, e->name)) == NULL) {
+		free(e->name);
 		l->oom = true;
 		return;
 	}
@@ -596,7 +639,7 @@ imap_list_select(struct imap_list_ctx *l, unsigned opts)
 	char prefix[MAIL_NAME_MAX + 1];
 	for (size_t i = 0; i < l->n; i++) {
 		const struct imap_list_entry *e = &l->entries[i];
-		if (!e->meets || imap_list_match_any(l, e->name))
+		if (!e->meets || imap_list_match_any(l, e->wire))
 			continue;
 		for (const char *p = strchr(e->name, MAIL_HIERARCHY_SEP);
 		     p != NULL; p = strchr(p + 1, MAIL_HIERARCHY_SEP)) {
@@ -628,9 +671,9 @@ imap_list_emit(struct imap_list_ctx *l, struct mailstore *ms, unsigned opts,
 	for (size_t i = 0; i < l->n; i++) {
 		const struct imap_list_entry *e = &l->entries[i];
 		if (!(e->meets || e->childinfo) ||
-		    !imap_list_match_any(l, e->name))
+		    !imap_list_match_any(l, e->wire))
 			continue;
-		imap_list_write(o, "LIST", e->name, e->attrs, false,
+		imap_list_write(o, "LIST", e->wire, e->attrs, false,
 		                (opts & LIST_RET_SUBSCRIBED) != 0);
 		if (e->childinfo)
 			buf_printf(o, " (\"CHILDINFO\" %s)", base);
@@ -763,7 +806,7 @@ imap_cmd_lsub(struct imap_cmd_ctx *ctx, struct imap_arg *args, size_t count)
 		if (!imap_list_has(&l.listed, p)) {
 			buf_printf(ctx->out, "* LSUB (\\Noselect) \"%c\" ",
 			           MAIL_HIERARCHY_SEP);
-			imap_write_string(ctx->out, p, strlen(p));
+			imap_write_name(ctx, ctx->out, p);
 			buf_append_str(ctx->out, "\r\n");
 		}
 		o += strlen(p) + 1;

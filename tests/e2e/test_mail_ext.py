@@ -118,6 +118,47 @@ class MailExtTest(MailTestCase):
         self.assertNotIn(b"RECENT", b"\n".join(u))
         self.assertEqual(t, b"OK [READ-ONLY] Examine completed.")
 
+    def test_rev2_mailbox_names_are_utf8(self):
+        """RFC 9051 5.1: after ENABLE IMAP4rev2 mailbox names go both ways
+        in UTF-8 ("&" is a plain ampersand); the store keeps modified UTF-7,
+        so an IMAP4rev1 session of the same user sees "Entw&APw-rfe"."""
+        c = self.rev2()
+        name = "Entw\u00fcrfe".encode()
+        tag = c.next_tag()
+        c.send(b'%s CREATE "%s"\r\n' % (tag.encode(), name))
+        u, t = c.read_tagged(tag)
+        self.assertIn(b"OK", t)
+        u, t = c.ok('CREATE "R&D"')
+        u, t = c.ok('LIST "" "*"')
+        self.assertIn(b'* LIST (\\HasNoChildren) "." {%d}\r\n%s' % (len(name), name), u)
+        self.assertIn(b'* LIST (\\HasNoChildren) "." "R&D"', u)
+        tag = c.next_tag()
+        c.send(b'%s SELECT "%s"\r\n' % (tag.encode(), name))
+        u, t = c.read_tagged(tag)
+        self.assertIn(b"OK [READ-WRITE]", t)
+        self.assertIn(b'* LIST () "." {%d}\r\n%s' % (len(name), name), u)
+        tag = c.next_tag()
+        c.send(b'%s STATUS "%s" (MESSAGES)\r\n' % (tag.encode(), name))
+        u, t = c.read_tagged(tag)
+        self.assertEqual(u, [b'* STATUS {%d}\r\n%s (MESSAGES 0)' % (len(name), name)])
+        # a pattern in UTF-8 matches in UTF-8
+        tag = c.next_tag()
+        c.send(b'%s LIST "" "Entw\xc3\xbc*"\r\n' % tag.encode())
+        u, t = c.read_tagged(tag)
+        self.assertEqual(len(u), 1, u)
+        # invalid UTF-8 is no name
+        tag = c.next_tag()
+        c.send(b'%s CREATE "bad\xff"\r\n' % tag.encode())
+        u, t = c.read_tagged(tag)
+        self.assertIn(b" BAD ", t)
+        # the rev1 view of the same folders
+        r1 = self.raw(c.user)
+        u, t = r1.ok('LIST "" "*"')
+        self.assertIn(b'* LIST (\\HasNoChildren) "." "Entw&APw-rfe"', u)
+        self.assertIn(b'* LIST (\\HasNoChildren) "." "R&-D"', u)
+        u, t = r1.ok('STATUS "Entw&APw-rfe" (MESSAGES)')
+        self.assertEqual(u, [b'* STATUS "Entw&APw-rfe" (MESSAGES 0)'])
+
     def test_rev2_status(self):
         c = self.rev2()
         for flags in ("\\Deleted", "\\Deleted \\Seen", "\\Seen", None):
