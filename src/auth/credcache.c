@@ -10,14 +10,15 @@
 #include <openssl/rand.h>
 
 #include "auth/passdb.h"
+#include "lib/hmac.h"
 #include "lib/hmap.h"
 
 #define CREDCACHE_BUCKETS 16384
 #define CREDCACHE_KEY_LEN 32
 
 struct credcache_entry {
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned mac_len;
+	uint8_t mac[HMAC_SHA256_LEN];
+	bool mac_ok;
 	uint64_t expires_ms;
 };
 
@@ -26,43 +27,8 @@ struct credcache {
 	struct hmap *users;
 	size_t max;
 	uint64_t ttl_ms;
-	uint8_t key[CREDCACHE_KEY_LEN];
-	/* SHA-256 states after the key's inner and outer pads: copied for
-	 * each MAC, so a login neither looks the algorithm up nor hashes the
-	 * key again (HMAC() does both every time). Read-only once made. */
-	EVP_MD_CTX *inner, *outer;
+	struct hmac_key *key; /* random, made once: read-only after */
 };
-
-/* HMAC (RFC 2104) with a key no longer than the block: key XOR pad, one
- * block, hashed once here. */
-static bool
-credcache_pad(EVP_MD_CTX *ctx, EVP_MD *md, const uint8_t *key, size_t len,
-              uint8_t pad)
-{
-	uint8_t block[64];
-	memset(block, pad, sizeof(block));
-	for (size_t i = 0; i < len; i++)
-		block[i] ^= key[i];
-	bool ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-	          EVP_DigestUpdate(ctx, block, sizeof(block)) == 1;
-	OPENSSL_cleanse(block, sizeof(block));
-	return ok;
-}
-
-static bool
-credcache_keyed(struct credcache *cc)
-{
-	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	cc->inner = EVP_MD_CTX_new();
-	cc->outer = EVP_MD_CTX_new();
-	bool ok =
-	        md != NULL && cc->inner != NULL && cc->outer != NULL &&
-	        EVP_MD_get_block_size(md) == 64 &&
-	        credcache_pad(cc->inner, md, cc->key, sizeof(cc->key), 0x36) &&
-	        credcache_pad(cc->outer, md, cc->key, sizeof(cc->key), 0x5c);
-	EVP_MD_free(md); /* the contexts hold their own references */
-	return ok;
-}
 
 struct credcache *
 credcache_new(size_t max_entries, uint64_t ttl_ms)
@@ -70,16 +36,16 @@ credcache_new(size_t max_entries, uint64_t ttl_ms)
 	struct credcache *cc = calloc(1, sizeof(*cc));
 	if (cc == NULL)
 		return NULL;
+	uint8_t key[CREDCACHE_KEY_LEN];
 	cc->users = hmap_new(CREDCACHE_BUCKETS);
-	if (cc->users == NULL || RAND_bytes(cc->key, sizeof(cc->key)) != 1 ||
-	    !credcache_keyed(cc)) {
+	if (cc->users == NULL || RAND_bytes(key, sizeof(key)) != 1 ||
+	    (cc->key = hmac_key_new(key, sizeof(key))) == NULL) {
 		hmap_free(cc->users, NULL);
-		EVP_MD_CTX_free(cc->inner);
-		EVP_MD_CTX_free(cc->outer);
-		OPENSSL_cleanse(cc->key, sizeof(cc->key));
+		OPENSSL_cleanse(key, sizeof(key));
 		free(cc);
 		return NULL;
 	}
+	OPENSSL_cleanse(key, sizeof(key));
 	pthread_mutex_init(&cc->lock, NULL);
 	cc->max = max_entries;
 	cc->ttl_ms = ttl_ms;
@@ -92,32 +58,18 @@ credcache_free(struct credcache *cc)
 	if (cc == NULL)
 		return;
 	hmap_free(cc->users, free);
-	EVP_MD_CTX_free(cc->inner);
-	EVP_MD_CTX_free(cc->outer);
-	OPENSSL_cleanse(cc->key, sizeof(cc->key));
+	hmac_key_free(cc->key);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc);
 }
 
-static void
+/* stored NUL password: the NUL keeps the two fields apart */
+static bool
 credcache_mac(const struct credcache *cc, const char *stored,
-              const char *password, uint8_t *mac, unsigned *len)
+              const char *password, uint8_t mac[HMAC_SHA256_LEN])
 {
-	uint8_t inner[EVP_MAX_MD_SIZE];
-	unsigned ilen = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	/* stored NUL password: the NUL keeps the two fields apart */
-	bool ok = c != NULL && EVP_MD_CTX_copy_ex(c, cc->inner) == 1 &&
-	          EVP_DigestUpdate(c, stored, strlen(stored) + 1) == 1 &&
-	          EVP_DigestUpdate(c, password, strlen(password)) == 1 &&
-	          EVP_DigestFinal_ex(c, inner, &ilen) == 1 &&
-	          EVP_MD_CTX_copy_ex(c, cc->outer) == 1 &&
-	          EVP_DigestUpdate(c, inner, ilen) == 1 &&
-	          EVP_DigestFinal_ex(c, mac, len) == 1;
-	if (!ok)
-		*len = 0;   /* never matches */
-	EVP_MD_CTX_free(c); /* wipes the copied state */
-	OPENSSL_cleanse(inner, sizeof(inner));
+	return hmac_sha256(cc->key, stored, strlen(stored) + 1, password,
+	                   strlen(password), mac);
 }
 
 static void
@@ -136,15 +88,14 @@ credcache_lookup(struct credcache *cc, const char *user, const char *stored,
 	if (cc == NULL || cc->ttl_ms == 0)
 		return false;
 	char key[PASSDB_USER_MAX + 1];
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned len;
+	uint8_t mac[HMAC_SHA256_LEN];
 	credcache_user(user, key);
-	credcache_mac(cc, stored, password, mac, &len);
+	bool ok = credcache_mac(cc, stored, password, mac);
 	bool hit = false;
 	pthread_mutex_lock(&cc->lock);
 	struct credcache_entry *e = hmap_get(cc->users, key);
-	if (e != NULL && e->expires_ms > now_ms && e->mac_len == len &&
-	    len > 0 && CRYPTO_memcmp(e->mac, mac, len) == 0) {
+	if (ok && e != NULL && e->expires_ms > now_ms && e->mac_ok &&
+	    CRYPTO_memcmp(e->mac, mac, sizeof(mac)) == 0) {
 		hit = true;
 		if (refresh)
 			e->expires_ms = now_ms + cc->ttl_ms;
@@ -186,7 +137,7 @@ credcache_put(struct credcache *cc, const char *user, const char *stored,
 	char key[PASSDB_USER_MAX + 1];
 	credcache_user(user, key);
 	struct credcache_entry fresh;
-	credcache_mac(cc, stored, password, fresh.mac, &fresh.mac_len);
+	fresh.mac_ok = credcache_mac(cc, stored, password, fresh.mac);
 	fresh.expires_ms = now_ms + cc->ttl_ms;
 	pthread_mutex_lock(&cc->lock);
 	struct credcache_entry *e = hmap_get(cc->users, key);

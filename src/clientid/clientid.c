@@ -1,10 +1,10 @@
 #include "clientid.h"
+#include "lib/hmac.h"
 
 #include <ctype.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 static bool
 cid_is_type_char(uint8_t c)
@@ -78,26 +78,49 @@ cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
 }
 
 void
-cid_hash(const uint8_t *secret, size_t secret_len,
-         const struct cid_identity *id, char out[CID_HASH_LEN + 1])
+cid_hash_keyed(const struct hmac_key *key, const struct cid_identity *id,
+               char out[CID_HASH_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8_t msg[CID_TYPE_MAX + 1 + CID_TOKEN_MAX];
-	size_t tl = strlen(id->type), kl = strlen(id->token);
-	memcpy(msg, id->type, tl);
-	msg[tl] = '\0'; /* a separator no type character can forge */
-	memcpy(msg + tl + 1, id->token, kl);
-
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned mac_len = 0;
-	HMAC(EVP_sha256(), secret, (int)secret_len, msg, tl + 1 + kl, mac,
-	     &mac_len);
+	uint8_t mac[HMAC_SHA256_LEN];
+	/* type NUL token: a separator no type character can forge */
+	hmac_sha256(key, id->type, strlen(id->type) + 1, id->token,
+	            strlen(id->token), mac);
 	for (size_t i = 0; i < CID_HASH_LEN / 2; i++) {
 		out[2 * i] = hex[mac[i] >> 4];
 		out[2 * i + 1] = hex[mac[i] & 15];
 	}
 	out[CID_HASH_LEN] = '\0';
-	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(mac, sizeof(mac));
+}
+
+struct hmac_key *
+cid_key_new(const uint8_t *secret, size_t secret_len)
+{
+	if (secret_len <= HMAC_KEY_MAX)
+		return hmac_key_new(secret, secret_len);
+	/* a longer one is hashed first, as RFC 2104 (and HMAC()) do */
+	uint8_t k[EVP_MAX_MD_SIZE];
+	unsigned klen = 0;
+	struct hmac_key *key = NULL;
+	if (EVP_Digest(secret, secret_len, k, &klen, EVP_sha256(), NULL) == 1)
+		key = hmac_key_new(k, klen);
+	explicit_bzero(k, sizeof(k));
+	return key;
+}
+
+void
+cid_hash(const uint8_t *secret, size_t secret_len,
+         const struct cid_identity *id, char out[CID_HASH_LEN + 1])
+{
+	struct hmac_key *key = cid_key_new(secret, secret_len);
+	if (key == NULL) {
+		memset(out, '0', CID_HASH_LEN);
+		out[CID_HASH_LEN] = '\0';
+		return;
+	}
+	cid_hash_keyed(key, id, out);
+	hmac_key_free(key);
 }
 
 void

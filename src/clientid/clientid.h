@@ -36,6 +36,12 @@ bool cid_parse(const uint8_t *args, size_t len, struct cid_identity *out,
  * HMAC-SHA256(secret, type NUL token). */
 void cid_hash(const uint8_t *secret, size_t secret_len,
               const struct cid_identity *id, char out[CID_HASH_LEN + 1]);
+/* The same with the secret made into a key once (cid_key_new(), free
+ * with hmac_key_free() of lib/hmac.h), for the login path. */
+struct hmac_key;
+struct hmac_key *cid_key_new(const uint8_t *secret, size_t secret_len);
+void cid_hash_keyed(const struct hmac_key *key, const struct cid_identity *id,
+                    char out[CID_HASH_LEN + 1]);
 
 /*
  * A short, stable, non-reversible name for an identity, safe to log and to

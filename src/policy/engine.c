@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/hmap.h"
+#include "lib/hmac.h"
 #include "lib/log.h"
 
 #define ENGINE_SECRET_MAX     64
@@ -50,6 +51,7 @@ struct policy_engine {
 	char *registry_path;
 	uint8_t secret[ENGINE_SECRET_MAX];
 	size_t secret_len;
+	struct hmac_key *cid_key;   /* the secret, keyed once */
 	pthread_key_t registry_key; /* one SQLite handle per thread */
 	struct ratelimit *rate;
 	struct tracker *tracker;
@@ -287,6 +289,12 @@ policy_engine_new(const struct engine_options *o, const uint8_t *secret,
 	e->o = *o;
 	memcpy(e->secret, secret, secret_len);
 	e->secret_len = secret_len;
+	if ((e->cid_key = cid_key_new(secret, secret_len)) == NULL) {
+		snprintf(err, errlen, "cannot key the client-id hash");
+		explicit_bzero(e->secret, sizeof(e->secret));
+		free(e);
+		return NULL;
+	}
 	e->registry_path = strdup(o->registry_path);
 	pthread_key_create(&e->registry_key, engine_registry_close);
 	pthread_mutex_init(&e->wlock, NULL);
@@ -352,6 +360,7 @@ policy_engine_free(struct policy_engine *e)
 	engine_free_rules(&e->o.rules);
 	free(e->registry_path);
 	explicit_bzero(e->secret, sizeof(e->secret));
+	hmac_key_free(e->cid_key);
 	free(e);
 }
 
@@ -410,7 +419,7 @@ policy_engine_begin(struct policy_engine *e, struct engine_attempt *a)
 	if (a->id != NULL) {
 		a->type_flags = policy_type_flags(rules, a->id->type);
 		if (!(a->type_flags & POLICY_FLAG_IGNORE)) {
-			cid_hash(e->secret, e->secret_len, a->id, a->hash);
+			cid_hash_keyed(e->cid_key, a->id, a->hash);
 			memcpy(a->fp, a->hash, CID_FINGERPRINT_LEN);
 			a->fp[CID_FINGERPRINT_LEN] = '\0';
 		}

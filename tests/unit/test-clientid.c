@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "clientid/clientid.h"
+#include "lib/hmac.h"
 
 static bool
 parse_n(const void *args, size_t len, struct cid_identity *id, const char **err)
@@ -286,6 +287,29 @@ hash_full_and_fingerprint_prefix(void **state)
 }
 
 static void
+hash_long_secret_and_keyed(void **state)
+{
+	(void)state;
+	/* A secret longer than SHA-256's block is hashed first (RFC 2104),
+	 * as python3 hmac does; the keyed form gives the same answer. */
+	struct cid_identity id;
+	memset(&id, 0, sizeof(id));
+	strcpy(id.type, "UUID");
+	strcpy(id.token, "tok");
+	uint8_t secret[100];
+	memset(secret, 'k', sizeof(secret));
+	char hash[CID_HASH_LEN + 1], keyed[CID_HASH_LEN + 1];
+	cid_hash(secret, sizeof(secret), &id, hash);
+	assert_string_equal(hash, "e9532b21bf86c3c693a0827a177b26c0102b5a9b50b4"
+	                          "3feaf34106ea53f360b2");
+	struct hmac_key *k = cid_key_new(secret, sizeof(secret));
+	assert_non_null(k);
+	cid_hash_keyed(k, &id, keyed);
+	assert_string_equal(hash, keyed);
+	hmac_key_free(k);
+}
+
+static void
 fingerprint_differs(void **state)
 {
 	(void)state;
@@ -366,6 +390,7 @@ main(void)
 	        cmocka_unit_test(fingerprint_stable),
 	        cmocka_unit_test(fingerprint_known_value),
 	        cmocka_unit_test(hash_full_and_fingerprint_prefix),
+	        cmocka_unit_test(hash_long_secret_and_keyed),
 	        cmocka_unit_test(fingerprint_differs),
 	        cmocka_unit_test(fingerprint_hides_token),
 	        cmocka_unit_test(fingerprint_full_size_identity),
