@@ -525,13 +525,7 @@ imap_session_idle_dirs(const struct imap_session *s, char dirs[2][4096])
 {
 	if (s->mb == NULL)
 		return 0;
-	/* The store's own descriptors, through /proc: no path is rebuilt
-	 * from names, so IDLE watches exactly what the session reads. */
-	int fds[2];
-	size_t n = mailbox_watch_fds(s->mb, fds);
-	for (size_t i = 0; i < n; i++)
-		snprintf(dirs[i], 4096, "/proc/self/fd/%d", fds[i]);
-	return n;
+	return mailbox_watch_paths(s->mb, dirs);
 }
 
 void

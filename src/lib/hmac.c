@@ -61,8 +61,8 @@ hmac_key_free(struct hmac_key *k)
 }
 
 bool
-hmac_sha256(const struct hmac_key *k, const void *a, size_t alen,
-            const void *b, size_t blen, uint8_t out[HMAC_SHA256_LEN])
+hmac_sha256(const struct hmac_key *k, const void *a, size_t alen, const void *b,
+            size_t blen, uint8_t out[HMAC_SHA256_LEN])
 {
 	uint8_t inner[EVP_MAX_MD_SIZE];
 	unsigned ilen = 0, olen = 0;

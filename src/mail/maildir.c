@@ -102,6 +102,7 @@
 
 struct mailstore {
 	int rootfd;
+	char *root; /* the path it was opened with: for IDLE's watches */
 	char host[HOST_MAX + 1];    /* for unique file names */
 	char rawhost[HOST_MAX + 1]; /* gethostname(), as Dovecot has it */
 };
@@ -155,6 +156,8 @@ struct mailbox {
 	struct ulstate st;
 	struct mail_cache *cache; /* made on first use */
 	struct parked *parked;    /* non-NULL: see mailbox_park() */
+	dev_t parked_dev;         /* the folder directory while parked */
+	ino_t parked_ino;
 	bool readonly, first_pending, fsync_pending;
 	bool hide_recent; /* mailbox_hide_recent() */
 };
@@ -2186,6 +2189,9 @@ static enum mail_result
 refresh_names(struct mailbox *mb, char *err, size_t errlen)
 {
 	struct scan s;
+	if (mb->f.dfd < 0) /* lost while parked: see unpark() */
+		return say(err, errlen, MAIL_NONEXISTENT,
+		           "Mailbox doesn't exist");
 	enum mail_result r = scan_folder(&mb->f, &s, err, errlen);
 	if (r != MAIL_OK)
 		return r;
@@ -2239,6 +2245,14 @@ mailbox_park(struct mailbox *mb)
 	mail_cache_free(mb->cache);
 	mb->cache = NULL;
 	mb->parked = p;
+	/* and its five descriptors: thousands of idle sessions would
+	 * otherwise run into the process's limit */
+	struct stat sb;
+	if (fstat(mb->f.dfd, &sb) == 0) {
+		mb->parked_dev = sb.st_dev;
+		mb->parked_ino = sb.st_ino;
+	}
+	folder_close(&mb->f);
 }
 
 static void
@@ -2256,11 +2270,23 @@ unpark(struct mailbox *mb)
 	}
 	struct ulfile u;
 	memset(&u, 0, sizeof(u));
-	if (folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
-		struct stat sb;
+	/* the same directory again, or none: renamed or deleted meanwhile,
+	 * every message is gone and the next sync says the mailbox is */
+	char name[MAIL_NAME_MAX + 1];
+	struct stat sb;
+	strcpy(name, mb->f.name);
+	if (folder_open(mb->ms, name, &mb->f, NULL, 0) != MAIL_OK ||
+	    fstat(mb->f.dfd, &sb) != 0 || sb.st_dev != mb->parked_dev ||
+	    sb.st_ino != mb->parked_ino) {
+		folder_close(&mb->f);
+		strcpy(mb->f.name, name);
+		mb->f.ms = mb->ms;
+	} else if (folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
 		bool exists, corrupt;
 		ul_read(&mb->f, &u, &sb, &exists, &corrupt, NULL, 0);
 		folder_unlock(&mb->f);
+		if (u.uidvalidity != st->uidvalidity)
+			ulfile_free(&u); /* another folder by that name */
 	}
 	size_t j = 0;
 	for (size_t i = 0; i < st->n; i++) {
@@ -2980,6 +3006,9 @@ mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
 {
 	unpark(mb);
 	memset(ch, 0, sizeof(*ch));
+	if (mb->f.dfd < 0) /* lost while parked */
+		return say(err, errlen, MAIL_NONEXISTENT,
+		           "Mailbox doesn't exist");
 	flush_pending(mb);
 	/* also right after open: the counts are all the first sync tells */
 	if (sync_quick(&mb->f, &mb->st)) {
@@ -3070,10 +3099,16 @@ mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid)
 }
 
 size_t
-mailbox_watch_fds(const struct mailbox *mb, int fds[2])
+mailbox_watch_paths(const struct mailbox *mb, char paths[2][MAIL_PATH_MAX])
 {
-	fds[0] = mb->f.newfd;
-	fds[1] = mb->f.curfd;
+	char dir[FNAME_MAX + 1];
+	if (!dir_of(mb->f.name, dir))
+		return 0;
+	static const char *const subs[] = {"new", "cur"};
+	for (size_t i = 0; i < 2; i++)
+		if (snprintf(paths[i], MAIL_PATH_MAX, "%s/%s/%s", mb->ms->root,
+		             dir, subs[i]) >= MAIL_PATH_MAX)
+			return 0;
 	return 2;
 }
 
@@ -3998,6 +4033,11 @@ mailstore_open(const char *dir, char *err, size_t errlen)
 		free(ms);
 		return NULL;
 	}
+	if ((ms->root = strdup(dir)) == NULL) {
+		say(err, errlen, MAIL_ERROR, "Out of memory");
+		mailstore_close(ms);
+		return NULL;
+	}
 	bool fresh = fstatat(ms->rootfd, "cur", &sb, 0) < 0;
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	for (size_t i = 0; fresh && i < 3; i++) {
@@ -4050,5 +4090,6 @@ mailstore_close(struct mailstore *ms)
 		return;
 	if (ms->rootfd >= 0)
 		close(ms->rootfd);
+	free(ms->root);
 	free(ms);
 }

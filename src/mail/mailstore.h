@@ -192,15 +192,19 @@ enum mail_result mailbox_expunge(struct mailbox *mb, const uint32_t *uids,
                                  size_t nuids, char *err, size_t errlen);
 
 /* Drops what the open mailbox can read back later (file names, sizes,
- * the FETCH cache's index), keeping only UID, flags and keywords per
- * message: for a session that will sit in IDLE. The next call that needs
- * more restores it, for exactly the same messages. */
+ * the FETCH cache's index, its directory descriptors), keeping only UID,
+ * flags and keywords per message: for a session that will sit in IDLE.
+ * The next call that needs more restores it, for exactly the same
+ * messages. */
 void mailbox_park(struct mailbox *mb);
 
 /* The directories whose changes mean the open mailbox changed (for IDLE's
- * inotify watches), as open descriptors owned by mb: Maildir's new/ and
- * cur/. Returns how many it wrote (at most 2). */
-size_t mailbox_watch_fds(const struct mailbox *mb, int fds[2]);
+ * inotify watches): Maildir's new/ and cur/. Returns how many it wrote (at
+ * most 2). No I/O: it may be asked of a parked mailbox, on any thread
+ * while no other call runs on mb. */
+#define MAIL_PATH_MAX 4096
+size_t mailbox_watch_paths(const struct mailbox *mb,
+                           char paths[2][MAIL_PATH_MAX]);
 
 /*
  * A per-folder cache of what FETCH computes from a message's MIME

@@ -1886,7 +1886,10 @@ mail_park_keeps_view(void **state)
 	        mailbox_set_flags(mb, 2, MAIL_FLAGGED, 0, err, sizeof(err)),
 	        MAIL_OK);
 	mailbox_flush(mb);
+	int fds = count_dir("/proc/self/fd");
 	mailbox_park(mb);
+	/* its folder's descriptors are closed while parked */
+	assert_int_equal(count_dir("/proc/self/fd"), fds - 5);
 
 	/* another session: expunge A, mark C seen, append D */
 	struct mailbox *other = open_box(fx, "INBOX", false);
@@ -1934,6 +1937,32 @@ mail_park_keeps_view(void **state)
 	mailbox_close(mb); /* parked: nothing leaks (ASan) */
 }
 
+/* A mailbox renamed away while parked is not followed to its new name
+ * nor confused with a new one of the old name: its messages are gone and
+ * the next sync fails (the session then says the mailbox is gone). */
+static void
+mail_park_renamed_away(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(mailstore_create(fx->ms, "Box", err, sizeof(err)),
+	                 MAIL_OK);
+	append(fx, "Box", "Subject: x\r\n\r\nx\r\n", 0);
+	struct mailbox *mb = open_box(fx, "Box", false);
+	mailbox_park(mb);
+	assert_int_equal(
+	        mailstore_rename(fx->ms, "Box", "Old", err, sizeof(err)),
+	        MAIL_OK);
+	assert_int_equal(mailstore_create(fx->ms, "Box", err, sizeof(err)),
+	                 MAIL_OK);
+	append(fx, "Box", "Subject: y\r\n\r\ny\r\n", 0);
+	assert_int_equal(mailbox_count(mb), 1);
+	assert_null(read_msg(mb, 1));
+	struct mail_changes ch;
+	assert_int_not_equal(mailbox_sync(mb, &ch, err, sizeof(err)), MAIL_OK);
+	mail_changes_free(&ch);
+	mailbox_close(mb);
+}
+
 int
 main(void)
 {
@@ -1953,6 +1982,7 @@ main(void)
 	        T(mail_mda_delivery_recent),
 	        T(mail_two_sessions),
 	        T(mail_park_keeps_view),
+	        T(mail_park_renamed_away),
 	        T(mail_expunge_uid_set),
 	        T(mail_copy_and_move),
 	        T(mail_readonly),
