@@ -3451,7 +3451,8 @@ names_has_below(const struct names *ns, const char *s)
  * whose name isn't a valid name, or isn't spelt the way we would spell it
  * (".inbox.x"), is not reachable and not listed. */
 static enum mail_result
-list_dirs(struct mailstore *ms, struct names *ns, char *err, size_t errlen)
+list_dirs(struct mailstore *ms, struct names *ns, struct names *deleted,
+          char *err, size_t errlen)
 {
 	int fd = openat(ms->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -3462,11 +3463,19 @@ list_dirs(struct mailstore *ms, struct names *ns, char *err, size_t errlen)
 		return r;
 	}
 	memset(ns, 0, sizeof(*ns));
+	if (deleted != NULL)
+		memset(deleted, 0, sizeof(*deleted));
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		const char *n = de->d_name;
 		char norm[MAIL_NAME_MAX + 1];
 		struct stat sb;
+		if (deleted != NULL &&
+		    strncmp(n, DELETED_PREFIX, strlen(DELETED_PREFIX)) == 0) {
+			/* best effort: a leftover is found again next time */
+			names_add(deleted, n, strlen(n));
+			continue;
+		}
 		if (n[0] != '.' || n[1] == '\0' || n[1] == '.' ||
 		    !norm_name(n + 1, norm) || strcmp(norm, n + 1) != 0 ||
 		    is_inbox(norm))
@@ -3481,6 +3490,8 @@ list_dirs(struct mailstore *ms, struct names *ns, char *err, size_t errlen)
 		if (!names_add(ns, norm, strlen(norm))) {
 			closedir(d);
 			names_free(ns);
+			if (deleted != NULL)
+				names_free(deleted);
 			return say(err, errlen, MAIL_ERROR, "Out of memory");
 		}
 	}
@@ -3604,7 +3615,7 @@ mailstore_list(struct mailstore *ms,
 {
 	struct names real, all, subs;
 	memset(&all, 0, sizeof(all));
-	enum mail_result r = list_dirs(ms, &real, err, errlen);
+	enum mail_result r = list_dirs(ms, &real, NULL, err, errlen);
 	if (r != MAIL_OK)
 		return r;
 	if ((r = subs_read(ms, &subs, err, errlen)) != MAIL_OK) {
@@ -3776,7 +3787,7 @@ mailstore_delete(struct mailstore *ms, const char *name, char *err,
 		return say(err, errlen, MAIL_NO, "INBOX can't be deleted");
 	if (!folder_exists(ms, norm) || !dir_of(norm, dir)) {
 		struct names real;
-		enum mail_result r = list_dirs(ms, &real, err, errlen);
+		enum mail_result r = list_dirs(ms, &real, NULL, err, errlen);
 		if (r != MAIL_OK)
 			return r;
 		bool below = names_has_below(&real, norm);
@@ -3885,7 +3896,7 @@ mailstore_rename(struct mailstore *ms, const char *from, const char *to,
 	if (strncmp(t, f, fl) == 0 && t[fl] == MAIL_HIERARCHY_SEP)
 		return say(err, errlen, MAIL_NO,
 		           "Can't move a mailbox below itself");
-	if ((r = list_dirs(ms, &real, err, errlen)) != MAIL_OK)
+	if ((r = list_dirs(ms, &real, NULL, err, errlen)) != MAIL_OK)
 		return r;
 	/* the folder and everything below it, as pairs old, new */
 	memset(&moves, 0, sizeof(moves));
@@ -4019,22 +4030,15 @@ static void
 recover_all(struct mailstore *ms, struct names *real)
 {
 	struct stat sb;
-	int fd = openat(ms->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (d != NULL) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL)
-			if (strncmp(de->d_name, DELETED_PREFIX,
-			            strlen(DELETED_PREFIX)) == 0)
-				rm_tree(ms->rootfd, de->d_name, 0);
-		closedir(d);
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	if (list_dirs(ms, real, NULL, 0) != MAIL_OK) {
+	struct names deleted;
+	/* one pass over the root: folders, and folders half deleted */
+	if (list_dirs(ms, real, &deleted, NULL, 0) != MAIL_OK) {
 		memset(real, 0, sizeof(*real));
 		return;
 	}
+	for (size_t i = 0; i < deleted.n; i++)
+		rm_tree(ms->rootfd, deleted.v[i], 0);
+	names_free(&deleted);
 	for (size_t i = 0; i <= real->n; i++) {
 		const char *n = i < real->n ? real->v[i] : "INBOX";
 		char dir[FNAME_MAX + 1], path[FNAME_MAX + 32];
