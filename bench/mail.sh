@@ -36,6 +36,8 @@
 #   IDLE_N=5000 IDLE_BIG_N=500 WARMUP=5 SERVERS="imapcidd dovecot"
 #   IMAPCIDD=build/imapcidd OUT=bench/results/mail-<date>.md KEEP_TMP=0
 #   LABEL="" (a line under the title, e.g. "functional run at reduced scale")
+#   BENCHES="full fetch body search:<word>..." (a subset for a side run,
+#   e.g. IDLE_N=0 IDLE_BIG_N=0 BENCHES=full)
 #   DOVECOT_IMAP_SERVICE_COUNT=100 SEED=20261128 GEN_CACHE=bench/out/maildata
 set -euo pipefail
 
@@ -445,8 +447,10 @@ for s in "${ACTIVE[@]}"; do
 	"$LG" full -c "$FULL_CONC" -d "$WARMUP" -U "$NUSERS" $(noclid "$s") -p "${PORT[$s]}" -q >/dev/null 2>>"$TMP/loadgen-$s.err" || true
 done
 
-BENCHES="full fetch body"
-for w in $SEARCH_WORDS; do BENCHES="$BENCHES search:$w"; done
+if [ -z "${BENCHES:-}" ]; then
+	BENCHES="full fetch body"
+	for w in $SEARCH_WORDS; do BENCHES="$BENCHES search:$w"; done
+fi
 for rep in $(seq 1 "$REPS"); do
 	for b in $BENCHES; do
 		# alternate which server goes first
