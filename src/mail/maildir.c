@@ -94,7 +94,6 @@
  * many are pending (or an eighth of the folder), not one by one. */
 #define SIZE_FLUSH_MIN 256
 #define RETRIES        3    /* renames lost to another session in a row */
-#define SYNC_ATTEMPTS  3    /* reads of a uidlist that changed meanwhile */
 #define RM_DEPTH_MAX   4    /* a folder is dir/{cur,new,tmp}/file */
 #define PEEK_LEN       8192 /* uidlist header and last line */
 
@@ -1950,9 +1949,9 @@ rec_vsize_at(int dir, struct rec *x)
  * for STATUS and APPEND); ch gets what changed.
  */
 static enum mail_result
-sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
-             unsigned mode, struct mail_changes *ch, bool first, bool *restart,
-             char *err, size_t errlen)
+sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
+            unsigned mode, struct mail_changes *ch, bool first, char *err,
+            size_t errlen)
 {
 	struct timespec now;
 	struct stat cur_sb, new_sb, ul_sb;
@@ -2097,31 +2096,6 @@ sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
 	    (dirty > 0 && (mode & (SYNC_SIZES | SYNC_FLUSH))))
 		rewrite = true;
 
-	/* Dovecot's dotlock only now that we know we will write: most
-	 * syncs (every SELECT) only read. What we read without it must
-	 * still be what is there, else we read again (sync_locked()). */
-	bool to_cur = false;
-	for (size_t i = 0; (mode & SYNC_RW) && !to_cur && i < nn; i++)
-		to_cur = nr[i].in_new;
-	if (!f->dotlocked && (rewrite || nn > first_fresh ||
-	                      recent_uid != u.recent_uid || to_cur)) {
-		struct stat again;
-		if ((r = dotlock_take(f, err, errlen)) != MAIL_OK)
-			goto fail;
-		bool there = fstatat(f->dfd, UIDLIST_FILE, &again, 0) == 0;
-		if (there != exists ||
-		    (there &&
-		     (again.st_ino != ul_sb.st_ino ||
-		      again.st_dev != ul_sb.st_dev ||
-		      again.st_size != ul_sb.st_size ||
-		      again.st_mtim.tv_sec != ul_sb.st_mtim.tv_sec ||
-		      again.st_mtim.tv_nsec != ul_sb.st_mtim.tv_nsec))) {
-			*restart = true;
-			r = MAIL_OK;
-			goto fail;
-		}
-	}
-
 	/* persist before anyone sees a new UID */
 	if (rewrite) {
 		r = ul_write(f, &u, recent_uid, nr, nn, &u.recent_off, err,
@@ -2228,28 +2202,6 @@ fail_u:
 	}
 	ulfile_free(&u);
 	return r;
-}
-
-/* Syncs a folder locked with folder_lock() (Dovecot's dotlock is then
- * taken only if the sync writes; see sync_attempt()) or with
- * folder_lock_uidlist(). A uidlist that changed under an unlocked read is
- * read again; the last attempt takes the dotlock first. */
-static enum mail_result
-sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
-            unsigned mode, struct mail_changes *ch, bool first, char *err,
-            size_t errlen)
-{
-	for (int attempt = 1;; attempt++) {
-		bool restart = false;
-		enum mail_result r;
-		if (attempt == SYNC_ATTEMPTS && !f->dotlocked &&
-		    (r = dotlock_take(f, err, errlen)) != MAIL_OK)
-			return r;
-		r = sync_attempt(ms, f, st, mode, ch, first, &restart, err,
-		                 errlen);
-		if (!restart)
-			return r;
-	}
 }
 
 /* True if nothing can have changed since the last sync: every timestamp
@@ -3003,7 +2955,8 @@ mailbox_open(struct mailstore *ms, const char *name, bool readonly,
 	mb->ms = ms;
 	mb->readonly = readonly;
 	enum mail_result r = folder_open(ms, norm, &mb->f, err, errlen);
-	if (r == MAIL_OK && (r = folder_lock(&mb->f, err, errlen)) == MAIL_OK) {
+	if (r == MAIL_OK &&
+	    (r = folder_lock_uidlist(&mb->f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &mb->f, &mb->st, readonly ? 0 : SYNC_RW,
 		                NULL, false, err, errlen);
 		if (r == MAIL_OK && !readonly)
@@ -3028,7 +2981,8 @@ mailbox_close(struct mailbox *mb)
 		return;
 	flush_pending(mb);
 	/* sizes learnt by reading files: keep them for next time */
-	if (mb->st.dirty > 0 && folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
+	if (mb->st.dirty > 0 &&
+	    folder_lock_uidlist(&mb->f, NULL, 0) == MAIL_OK) {
 		sync_locked(mb->ms, &mb->f, &mb->st, SYNC_FLUSH, NULL, false,
 		            NULL, 0);
 		folder_unlock(&mb->f);
@@ -3106,7 +3060,7 @@ mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
 		mb->first_pending = false;
 		return MAIL_OK;
 	}
-	enum mail_result r = folder_lock(&mb->f, err, errlen);
+	enum mail_result r = folder_lock_uidlist(&mb->f, err, errlen);
 	if (r != MAIL_OK)
 		return r;
 	r = sync_locked(mb->ms, &mb->f, &mb->st, mb->readonly ? 0 : SYNC_RW, ch,
@@ -4019,7 +3973,7 @@ mailstore_status(struct mailstore *ms, const char *name, struct mail_status *st,
 		return r;
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
-	if ((r = folder_lock(&f, err, errlen)) == MAIL_OK) {
+	if ((r = folder_lock_uidlist(&f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &f, &u, SYNC_SIZES, NULL, false, err,
 		                errlen);
 		folder_unlock(&f);
