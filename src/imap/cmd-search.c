@@ -2,6 +2,7 @@
  * answered with SEARCH or, after RETURN or in IMAP4rev2, ESEARCH (RFC
  * 4731). */
 #include "commands.h"
+#include "lib/utf8.h"
 #include "search.h"
 
 #include <ctype.h>
@@ -324,28 +325,8 @@ search_locale_init(void)
 static void
 search_put_utf8(struct buf *out, uint32_t c)
 {
-	uint8_t b[4];
-	size_t n;
-	if (c < 0x80) {
-		b[0] = (uint8_t)c;
-		n = 1;
-	} else if (c < 0x800) {
-		b[0] = (uint8_t)(0xc0 | c >> 6);
-		b[1] = (uint8_t)(0x80 | (c & 0x3f));
-		n = 2;
-	} else if (c < 0x10000) {
-		b[0] = (uint8_t)(0xe0 | c >> 12);
-		b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (uint8_t)(0x80 | (c & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (uint8_t)(0xf0 | c >> 18);
-		b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (uint8_t)(0x80 | (c & 0x3f));
-		n = 4;
-	}
-	buf_append(out, b, n);
+	uint8_t b[UTF8_MAX];
+	buf_append(out, b, utf8_encode(c, b));
 }
 
 /* Lower-cases UTF-8 text code point by code point (RFC 9051 6.4.4:

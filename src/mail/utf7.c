@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/base64.h"
+#include "lib/utf8.h"
 
 static const char b64_chars[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -33,28 +34,9 @@ put(struct out *o, const char *bytes, size_t n)
 static void
 put_cp(struct out *o, uint32_t cp)
 {
-	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	put(o, b, n);
+	uint8_t b[UTF8_MAX];
+	size_t n = utf8_encode(cp, b);
+	put(o, (const char *)b, n);
 }
 
 /* Decodes one "&...-" run (s just past the "&"); returns the octet after

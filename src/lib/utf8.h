@@ -1,0 +1,15 @@
+/* UTF-8 encoding of one code point, shared by the mailbox-name codec and
+ * SEARCH's case folding. */
+#ifndef IMAPCID_UTF8_H
+#define IMAPCID_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTF8_MAX 4 /* octets of one encoded code point */
+
+/* Writes cp (at most 0x10ffff; callers have checked) to out; returns how
+ * many octets. */
+size_t utf8_encode(uint32_t cp, uint8_t out[UTF8_MAX]);
+
+#endif
