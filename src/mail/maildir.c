@@ -66,17 +66,14 @@
 /* Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT: a dotlock that, like the
  * uidlist, hasn't changed for this long was left by a dead process. */
 #define DOTLOCK_STALE_SEC 120
-/* Dovecot's STALE_PID_CHECK_SECS: a younger dotlock's "pid:host" isn't
- * checked (its maker is most likely alive). */
-#define DOTLOCK_PID_CHECK_SEC 2
-#define JOURNAL_FILE          "imapcid-journal"
-#define JOURNAL_TMP           "imapcid-journal.tmp"
-#define STORE_LOCK            "imapcid-store.lock"
-#define UIDVALIDITY_FILE      "imapcid-uidvalidity"
-#define UIDVALIDITY_TMP       "imapcid-uidvalidity.tmp"
-#define SUBS_FILE             "subscriptions"
-#define SUBS_TMP              "subscriptions.imapcid"
-#define FOLDER_MARKER         "maildirfolder"
+#define JOURNAL_FILE      "imapcid-journal"
+#define JOURNAL_TMP       "imapcid-journal.tmp"
+#define STORE_LOCK        "imapcid-store.lock"
+#define UIDVALIDITY_FILE  "imapcid-uidvalidity"
+#define UIDVALIDITY_TMP   "imapcid-uidvalidity.tmp"
+#define SUBS_FILE         "subscriptions"
+#define SUBS_TMP          "subscriptions.imapcid"
+#define FOLDER_MARKER     "maildirfolder"
 /* Starts with "..", which no valid name maps to: never listed or opened. */
 #define DELETED_PREFIX "..imapcid-deleted."
 
@@ -94,6 +91,7 @@
  * many are pending (or an eighth of the folder), not one by one. */
 #define SIZE_FLUSH_MIN 256
 #define RETRIES        3    /* renames lost to another session in a row */
+#define SYNC_ATTEMPTS  3    /* reads of a uidlist that changed meanwhile */
 #define RM_DEPTH_MAX   4    /* a folder is dir/{cur,new,tmp}/file */
 #define PEEK_LEN       8192 /* uidlist header and last line */
 
@@ -545,37 +543,38 @@ folder_lock(struct folder *f, char *err, size_t errlen)
 
 /*
  * Dovecot's rules for its dotlock (lib/file-dotlock.c): made by link(),
- * holding "pid:host"; stale when that process is gone (same host, and the
- * lock older than DOTLOCK_PID_CHECK_SEC), or when neither the lock nor
- * the uidlist has changed for DOTLOCK_STALE_SEC. sb is the lock's lstat.
+ * holding "pid:host"; stale when that process is gone (same host), or when
+ * neither the lock nor the uidlist has changed for DOTLOCK_STALE_SEC. sb
+ * is the lock's lstat. Unlike Dovecot, which skips the pid check for a
+ * lock younger than 2 s as an optimisation, we check it at once: a server
+ * killed while holding the lock must not stall the next writer, and an
+ * empty or half-written lock (Dovecot's O_EXCL method) never reads as
+ * dead.
  */
 static bool
 dotlock_stale(struct folder *f, const struct stat *sb)
 {
 	time_t now = time(NULL);
-	if (sb->st_mtime < now - DOTLOCK_PID_CHECK_SEC) {
-		char buf[HOST_MAX + 32];
-		int fd = openat(f->dfd, UIDLIST_DOTLOCK,
-		                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			char *host = strchr(buf, ':'), *end;
-			long pid = strtol(buf, &end, 10);
-			if (host != NULL && end == host && pid > 0 &&
-			    strcmp(host + 1, f->ms->rawhost) == 0) {
-				/* our own pid: left behind by this process,
-				 * since we hold the flock every taker in it
-				 * takes first */
-				if (pid == (long)getpid())
-					return true;
-				if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-					return true;
-				return false; /* alive */
-			}
+	char buf[HOST_MAX + 32];
+	int fd = openat(f->dfd, UIDLIST_DOTLOCK,
+	                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		char *host = strchr(buf, ':'), *end;
+		long pid = strtol(buf, &end, 10);
+		if (host != NULL && end == host && pid > 0 &&
+		    strcmp(host + 1, f->ms->rawhost) == 0) {
+			/* our own pid: left behind by this process, since
+			 * we hold the flock every taker in it takes first */
+			if (pid == (long)getpid())
+				return true;
+			if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+				return true;
+			return false; /* alive */
 		}
 	}
 	time_t last = sb->st_ctime;
@@ -1949,9 +1948,9 @@ rec_vsize_at(int dir, struct rec *x)
  * for STATUS and APPEND); ch gets what changed.
  */
 static enum mail_result
-sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
-            unsigned mode, struct mail_changes *ch, bool first, char *err,
-            size_t errlen)
+sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
+             unsigned mode, struct mail_changes *ch, bool first, bool *restart,
+             char *err, size_t errlen)
 {
 	struct timespec now;
 	struct stat cur_sb, new_sb, ul_sb;
@@ -2096,6 +2095,31 @@ sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
 	    (dirty > 0 && (mode & (SYNC_SIZES | SYNC_FLUSH))))
 		rewrite = true;
 
+	/* Dovecot's dotlock only now that we know we will write: most
+	 * syncs (every SELECT) only read. What we read without it must
+	 * still be what is there, else we read again (sync_locked()). */
+	bool to_cur = false;
+	for (size_t i = 0; (mode & SYNC_RW) && !to_cur && i < nn; i++)
+		to_cur = nr[i].in_new;
+	if (!f->dotlocked && (rewrite || nn > first_fresh ||
+	                      recent_uid != u.recent_uid || to_cur)) {
+		struct stat again;
+		if ((r = dotlock_take(f, err, errlen)) != MAIL_OK)
+			goto fail;
+		bool there = fstatat(f->dfd, UIDLIST_FILE, &again, 0) == 0;
+		if (there != exists ||
+		    (there &&
+		     (again.st_ino != ul_sb.st_ino ||
+		      again.st_dev != ul_sb.st_dev ||
+		      again.st_size != ul_sb.st_size ||
+		      again.st_mtim.tv_sec != ul_sb.st_mtim.tv_sec ||
+		      again.st_mtim.tv_nsec != ul_sb.st_mtim.tv_nsec))) {
+			*restart = true;
+			r = MAIL_OK;
+			goto fail;
+		}
+	}
+
 	/* persist before anyone sees a new UID */
 	if (rewrite) {
 		r = ul_write(f, &u, recent_uid, nr, nn, &u.recent_off, err,
@@ -2202,6 +2226,28 @@ fail_u:
 	}
 	ulfile_free(&u);
 	return r;
+}
+
+/* Syncs a folder locked with folder_lock() (Dovecot's dotlock is then
+ * taken only if the sync writes; see sync_attempt()) or with
+ * folder_lock_uidlist(). A uidlist that changed under an unlocked read is
+ * read again; the last attempt takes the dotlock first. */
+static enum mail_result
+sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
+            unsigned mode, struct mail_changes *ch, bool first, char *err,
+            size_t errlen)
+{
+	for (int attempt = 1;; attempt++) {
+		bool restart = false;
+		enum mail_result r;
+		if (attempt == SYNC_ATTEMPTS && !f->dotlocked &&
+		    (r = dotlock_take(f, err, errlen)) != MAIL_OK)
+			return r;
+		r = sync_attempt(ms, f, st, mode, ch, first, &restart, err,
+		                 errlen);
+		if (!restart)
+			return r;
+	}
 }
 
 /* True if nothing can have changed since the last sync: every timestamp
@@ -2955,8 +3001,7 @@ mailbox_open(struct mailstore *ms, const char *name, bool readonly,
 	mb->ms = ms;
 	mb->readonly = readonly;
 	enum mail_result r = folder_open(ms, norm, &mb->f, err, errlen);
-	if (r == MAIL_OK &&
-	    (r = folder_lock_uidlist(&mb->f, err, errlen)) == MAIL_OK) {
+	if (r == MAIL_OK && (r = folder_lock(&mb->f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &mb->f, &mb->st, readonly ? 0 : SYNC_RW,
 		                NULL, false, err, errlen);
 		if (r == MAIL_OK && !readonly)
@@ -2981,8 +3026,7 @@ mailbox_close(struct mailbox *mb)
 		return;
 	flush_pending(mb);
 	/* sizes learnt by reading files: keep them for next time */
-	if (mb->st.dirty > 0 &&
-	    folder_lock_uidlist(&mb->f, NULL, 0) == MAIL_OK) {
+	if (mb->st.dirty > 0 && folder_lock(&mb->f, NULL, 0) == MAIL_OK) {
 		sync_locked(mb->ms, &mb->f, &mb->st, SYNC_FLUSH, NULL, false,
 		            NULL, 0);
 		folder_unlock(&mb->f);
@@ -3060,7 +3104,7 @@ mailbox_sync(struct mailbox *mb, struct mail_changes *ch, char *err,
 		mb->first_pending = false;
 		return MAIL_OK;
 	}
-	enum mail_result r = folder_lock_uidlist(&mb->f, err, errlen);
+	enum mail_result r = folder_lock(&mb->f, err, errlen);
 	if (r != MAIL_OK)
 		return r;
 	r = sync_locked(mb->ms, &mb->f, &mb->st, mb->readonly ? 0 : SYNC_RW, ch,
@@ -3973,7 +4017,7 @@ mailstore_status(struct mailstore *ms, const char *name, struct mail_status *st,
 		return r;
 	memset(&u, 0, sizeof(u));
 	memset(st, 0, sizeof(*st));
-	if ((r = folder_lock_uidlist(&f, err, errlen)) == MAIL_OK) {
+	if ((r = folder_lock(&f, err, errlen)) == MAIL_OK) {
 		r = sync_locked(ms, &f, &u, SYNC_SIZES, NULL, false, err,
 		                errlen);
 		folder_unlock(&f);
