@@ -81,12 +81,15 @@
 #define LOCK_POLL_MS    10
 /* A timestamp this close to now may hide a change made in the same clock
  * tick, so only older ones let a sync skip reading a directory. */
-#define SETTLE_SEC      2
-#define TMP_MAX_AGE     (36 * 3600) /* the Maildir convention for tmp/ */
-#define IO_CHUNK        65536
-#define FNAME_MAX       255 /* NAME_MAX of the file systems we run on */
-#define HOST_MAX        64
-#define KEYWORD_LEN_MAX 128
+#define SETTLE_SEC  2
+#define TMP_MAX_AGE (36 * 3600) /* the Maildir convention for tmp/ */
+/* tmp/ is swept at most this often (Dovecot's MAILDIR_TMP_SCAN_SECS): a
+ * sweep sets tmp/'s atime, so every session of every process sees it. */
+#define TMP_SCAN_INTERVAL (8 * 3600)
+#define IO_CHUNK          65536
+#define FNAME_MAX         255 /* NAME_MAX of the file systems we run on */
+#define HOST_MAX          64
+#define KEYWORD_LEN_MAX   128
 /* Sizes learnt by reading files are written back to the uidlist once this
  * many are pending (or an eighth of the folder), not one by one. */
 #define SIZE_FLUSH_MIN 256
@@ -3057,6 +3060,12 @@ static void
 clean_tmp(struct folder *f)
 {
 	time_t now = time(NULL);
+	struct stat tsb;
+	/* swept lately: reading it at every SELECT cost four system calls
+	 * for what a kill leaves behind once in a long while */
+	if (fstat(f->tmpfd, &tsb) < 0 ||
+	    (tsb.st_atime > now - TMP_SCAN_INTERVAL && tsb.st_atime <= now))
+		return;
 	int fd = openat(f->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -3075,6 +3084,9 @@ clean_tmp(struct folder *f)
 			unlinkat(f->tmpfd, de->d_name, 0);
 	}
 	dirrd_close(&d);
+	/* set even where reads don't move atime (noatime, relatime) */
+	struct timespec ts[2] = {{now, 0}, {0, UTIME_OMIT}};
+	futimens(f->tmpfd, ts);
 }
 
 enum mail_result

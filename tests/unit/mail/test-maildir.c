@@ -1869,6 +1869,45 @@ mail_dotlock_live_owner_waits(void **state)
 	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
 }
 
+/* tmp/ is swept by a SELECT at most every 8 hours, as Dovecot does: the
+ * sweep stamps tmp/'s atime, and a recent stamp skips it. */
+static time_t
+atime_of(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_atime;
+}
+
+static void
+set_atime(const char *path, time_t t)
+{
+	struct timespec ts[2] = {{t, 0}, {0, UTIME_OMIT}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void
+mail_tmp_sweep_throttled(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", 0);
+	char tmp[1024];
+	snprintf(tmp, sizeof(tmp), "%s", path_of(fx, "tmp"));
+	time_t now = time(NULL);
+
+	set_atime(tmp, now - 9 * 3600); /* due */
+	mailbox_close(open_box(fx, "INBOX", false));
+	assert_true(atime_of(tmp) >= now);
+
+	set_atime(tmp, now - 3600); /* swept an hour ago */
+	mailbox_close(open_box(fx, "INBOX", false));
+	assert_int_equal(atime_of(tmp), now - 3600);
+
+	set_atime(tmp, now + 3600); /* a clock set back: sweep */
+	mailbox_close(open_box(fx, "INBOX", false));
+	assert_true(atime_of(tmp) <= time(NULL));
+}
+
 /* A sync that only reads (a SELECT of an unchanged folder) doesn't wait
  * for Dovecot's dotlock nor touch it; one that must write (a delivery to
  * record) waits for it as any writer does. */
@@ -2042,6 +2081,7 @@ main(void)
 	        T(mail_dotlock_dead_owner),
 	        T(mail_dotlock_live_owner_waits),
 	        T(mail_dotlock_readers_dont_wait),
+	        T(mail_tmp_sweep_throttled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
