@@ -49,7 +49,10 @@
 /* A record over this is not cached (a message with thousands of parts):
  * it bounds what one read allocates. */
 #define CACHE_RECORD_MAX (1024 * 1024)
-#define CACHE_READ_CHUNK (256 * 1024)
+/* Under glibc's threshold for serving malloc() by mmap(): a mapped
+ * buffer, faulted in anew by every handle, cost more than the extra
+ * reads of a large file. */
+#define CACHE_READ_CHUNK (64 * 1024)
 /* Sizes the first index from the file's size; a guess on the small side
  * (ENVELOPE, BODYSTRUCTURE and BODY of a plain message) costs a little
  * memory, one on the large side only a rehash. */
