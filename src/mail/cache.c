@@ -8,7 +8,7 @@
  * Records are only ever appended, each with one write, by a writer holding
  * flock() on the file; a reader needs no lock, because it believes a
  * record only once its checksum matches. A torn tail (kill -9, a full
- * disk, a crash) is thus invisible to readers and cut off by the next
+ * disk, a crash) is thus never served to readers and cut off by the next
  * writer. When records of expunged messages outnumber the live ones, the
  * writer copies the live ones to a new file and renames it over the old
  * one; the file is likewise replaced, never truncated in place, when its
@@ -18,6 +18,11 @@
  *
  * In memory a handle keeps only an index UID -> (offset, length), built by
  * one sequential pass over the records and extended as the file grows.
+ * A reader's pass looks at record headers only: a session reads a few
+ * records of a folder, and summing all of them just to index them cost
+ * more than the rest of the cache did. A writer, which must append after
+ * good records only, sums under its lock those the handle indexed
+ * unchecked, once.
  */
 #include "mail/cache.h"
 
@@ -44,7 +49,15 @@
 /* A record over this is not cached (a message with thousands of parts):
  * it bounds what one read allocates. */
 #define CACHE_RECORD_MAX (1024 * 1024)
-#define CACHE_READ_CHUNK (256 * 1024)
+/* Under glibc's threshold for serving malloc() by mmap(): a mapped
+ * buffer, faulted in anew by every handle, cost more than the extra
+ * reads of a large file. */
+#define CACHE_READ_CHUNK (64 * 1024)
+/* Sizes the first index from the file's size; a guess on the small side
+ * (ENVELOPE, BODYSTRUCTURE and BODY of a plain message) costs a little
+ * memory, one on the large side only a rehash. */
+#define CACHE_RECORD_TYPICAL 1024
+#define CACHE_INDEX_MIN      64
 /* Compaction once dead records (expunged messages, duplicates) outnumber
  * live ones and are at least this many. */
 #define CACHE_COMPACT_MIN 1024
@@ -65,7 +78,8 @@ struct mail_cache {
 	bool (*live)(void *arg, uint32_t uid);
 	void *arg;
 	int fd;       /* the file, or -1 */
-	off_t end;    /* records believed up to here; 0: header not read */
+	off_t end;    /* records indexed up to here; 0: header not read */
+	off_t good;   /* and their checksums verified up to here */
 	bool broken;  /* writes failed for a reason that won't go away */
 	bool checked; /* compaction considered for this file */
 	struct ent *tab;
@@ -126,7 +140,7 @@ index_reset(struct mail_cache *c)
 	free(c->tab);
 	c->tab = NULL;
 	c->cap = c->n = c->dups = 0;
-	c->end = 0;
+	c->end = c->good = 0;
 	c->checked = false;
 	c->rhave = 0;
 }
@@ -143,26 +157,44 @@ index_find(const struct mail_cache *c, uint32_t uid)
 			return NULL;
 }
 
+/* Rehashes into cap slots (a power of two). */
+static bool
+index_resize(struct mail_cache *c, size_t cap)
+{
+	struct ent *t = calloc(cap, sizeof(*t));
+	if (t == NULL)
+		return false;
+	for (size_t i = 0; i < c->cap; i++) {
+		if (c->tab[i].uid == 0)
+			continue;
+		size_t j = slot_of(c->tab[i].uid, cap - 1);
+		while (t[j].uid != 0)
+			j = (j + 1) & (cap - 1);
+		t[j] = c->tab[i];
+	}
+	free(c->tab);
+	c->tab = t;
+	c->cap = cap;
+	return true;
+}
+
+/* Room for about n records without a rehash on the way. */
+static void
+index_expect(struct mail_cache *c, size_t n)
+{
+	size_t cap = CACHE_INDEX_MIN;
+	while (cap * 3 < (c->n + n + 1) * 4)
+		cap *= 2;
+	if (cap > c->cap)
+		index_resize(c, cap); /* else index_add grows it */
+}
+
 static bool
 index_add(struct mail_cache *c, uint32_t uid, uint64_t off, uint32_t len)
 {
-	if ((c->n + 1) * 4 > c->cap * 3) {
-		size_t cap = c->cap ? c->cap * 2 : 1024;
-		struct ent *t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return false;
-		for (size_t i = 0; i < c->cap; i++) {
-			if (c->tab[i].uid == 0)
-				continue;
-			size_t j = slot_of(c->tab[i].uid, cap - 1);
-			while (t[j].uid != 0)
-				j = (j + 1) & (cap - 1);
-			t[j] = c->tab[i];
-		}
-		free(c->tab);
-		c->tab = t;
-		c->cap = cap;
-	}
+	if ((c->n + 1) * 4 > c->cap * 3 &&
+	    !index_resize(c, c->cap ? c->cap * 2 : CACHE_INDEX_MIN))
+		return false;
 	size_t i = slot_of(uid, c->cap - 1);
 	while (c->tab[i].uid != 0 && c->tab[i].uid != uid)
 		i = (i + 1) & (c->cap - 1);
@@ -194,20 +226,28 @@ pread_all(int fd, void *p, size_t n, off_t off)
 	return (ssize_t)got;
 }
 
-/* Makes [pos, pos + need) of the file available at c->rbuf + (pos -
- * c->rpos); false at the end of the file or on an error. */
+/* Makes [pos, pos + need) of the file, size bytes long, available at
+ * c->rbuf + (pos - c->rpos); false at the end of the file or on an error.
+ * Reads no further than the end: most files are far smaller than a chunk,
+ * and a buffer of a chunk is one glibc maps and unmaps each time. */
 static const uint8_t *
-window(struct mail_cache *c, off_t pos, size_t need)
+window(struct mail_cache *c, off_t pos, size_t need, off_t size)
 {
 	if (pos >= c->rpos && pos + (off_t)need <= c->rpos + (off_t)c->rhave)
 		return c->rbuf + (pos - c->rpos);
-	size_t want = need > CACHE_READ_CHUNK ? need : CACHE_READ_CHUNK;
+	size_t want = CACHE_READ_CHUNK;
+	if (size - pos < (off_t)want)
+		want = (size_t)(size - pos);
+	if (want < need)
+		want = need;
 	if (want > c->rcap) {
-		uint8_t *p = realloc(c->rbuf, want);
+		/* whole pages: a later read of a file grown a little fits */
+		size_t cap = (want + 4095) & ~(size_t)4095;
+		uint8_t *p = realloc(c->rbuf, cap);
 		if (p == NULL)
 			return NULL;
 		c->rbuf = p;
-		c->rcap = want;
+		c->rcap = cap;
 	}
 	ssize_t got = pread_all(c->fd, c->rbuf, want, pos);
 	c->rpos = pos;
@@ -232,31 +272,84 @@ rec_len(const uint8_t *p, uint32_t *uid)
 	return (size_t)len;
 }
 
-/* Indexes the records after c->end. With the lock held, whatever follows
- * the last good record (a torn write) is cut off so appends land after
- * good records only; without it, it may be a write still in progress. */
+/* The length of the record at pos if its checksum matches, else 0. */
+static size_t
+rec_check(struct mail_cache *c, off_t pos, off_t size, uint32_t *uid)
+{
+	uint32_t sum;
+	const uint8_t *p = window(c, pos, REC_HDR_LEN, size);
+	size_t len = p != NULL ? rec_len(p, uid) : 0;
+	if (len == 0 || pos + (off_t)len > size ||
+	    (p = window(c, pos, len, size)) == NULL)
+		return 0;
+	memcpy(&sum, p + REC_HDR_LEN - 4, 4);
+	return sum == rec_sum(p, len) ? len : 0;
+}
+
+/* Checks the records indexed unchecked, [c->good, c->end): false if one is
+ * damaged, or isn't the one indexed there (the file was cut and written
+ * again since), and the index must be built again. */
+static bool
+verify(struct mail_cache *c, off_t size)
+{
+	off_t pos = c->good;
+	while (pos < c->end) {
+		uint32_t uid;
+		size_t len = rec_check(c, pos, size, &uid);
+		const struct ent *e = len != 0 ? index_find(c, uid) : NULL;
+		if (e == NULL || e->off < (uint64_t)pos ||
+		    (e->off == (uint64_t)pos && e->len != len))
+			return false;
+		pos += (off_t)len;
+	}
+	if (pos != c->end)
+		return false;
+	c->good = pos;
+	return true;
+}
+
+/* Indexes the records after c->end. Without the lock only their headers
+ * are read, and what follows the last sane one may be a write still in
+ * progress. With it, every record's checksum is verified and whatever
+ * follows the last good one (a torn write) is cut off, so appends land
+ * after good records only. */
 static void
 scan(struct mail_cache *c, bool locked)
 {
 	struct stat sb;
 	if (fstat(c->fd, &sb) < 0)
 		return;
-	off_t pos = c->end;
 	c->rhave = 0;
+	/* A writer cut the file in place below what we indexed unchecked:
+	 * past a damaged record, which it dropped with all that followed. */
+	if (sb.st_size < c->end || (locked && !verify(c, sb.st_size))) {
+		index_reset(c);
+		c->end = c->good = CACHE_HDR_LEN;
+	}
+	off_t pos = c->end;
+	if (sb.st_size > pos)
+		index_expect(c,
+		             (size_t)(sb.st_size - pos) / CACHE_RECORD_TYPICAL);
 	while (pos + REC_HDR_LEN <= sb.st_size) {
-		uint32_t uid, sum;
-		const uint8_t *p = window(c, pos, REC_HDR_LEN);
-		size_t len = p != NULL ? rec_len(p, &uid) : 0;
-		if (len == 0 || pos + (off_t)len > sb.st_size ||
-		    (p = window(c, pos, len)) == NULL)
-			break;
-		memcpy(&sum, p + REC_HDR_LEN - 4, 4);
-		if (sum != rec_sum(p, len) ||
+		uint32_t uid;
+		size_t len;
+		if (locked) {
+			len = rec_check(c, pos, sb.st_size, &uid);
+		} else {
+			const uint8_t *p =
+			        window(c, pos, REC_HDR_LEN, sb.st_size);
+			len = p != NULL ? rec_len(p, &uid) : 0;
+			if (pos + (off_t)len > sb.st_size)
+				len = 0;
+		}
+		if (len == 0 ||
 		    !index_add(c, uid, (uint64_t)pos, (uint32_t)len))
 			break;
 		pos += (off_t)len;
 	}
 	c->end = pos;
+	if (locked)
+		c->good = pos;
 	c->rhave = 0;
 	if (locked && pos < sb.st_size) {
 		log_info("maildir cache: dropping %lld damaged bytes",
@@ -348,7 +441,7 @@ replace_commit(struct mail_cache *c, int fd, bool ok)
 	}
 	detach(c); /* drops the old file's lock */
 	c->fd = fd;
-	c->end = CACHE_HDR_LEN;
+	c->end = c->good = CACHE_HDR_LEN;
 	scan(c, true);
 	return true;
 }
@@ -425,7 +518,7 @@ attach(struct mail_cache *c)
 		detach(c); /* rebuilt by the next put */
 		return false;
 	}
-	c->end = CACHE_HDR_LEN;
+	c->end = c->good = CACHE_HDR_LEN;
 	scan(c, false);
 	compact_if_idle(c);
 	return true;
@@ -511,7 +604,10 @@ mail_cache_put(struct mail_cache *c, uint32_t uid, const struct buf *vals)
 {
 	if (c->broken || uid == 0)
 		return;
-	if (c->fd >= 0 && index_find(c, uid) != NULL)
+	/* One indexed unchecked may be why get missed: the writer's scan
+	 * below checks it, and drops it if it is damaged. */
+	const struct ent *e = c->fd >= 0 ? index_find(c, uid) : NULL;
+	if (e != NULL && e->off < (uint64_t)c->good)
 		return;
 	uint32_t w[3 + MAIL_CACHE_NFIELDS] = {REC_MAGIC, uid};
 	size_t len = REC_HDR_LEN;
@@ -569,7 +665,7 @@ mail_cache_put(struct mail_cache *c, uint32_t uid, const struct buf *vals)
 		if (pwrite(c->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 			goto unlock;
 		index_reset(c);
-		c->end = CACHE_HDR_LEN;
+		c->end = c->good = CACHE_HDR_LEN;
 	} else if (c->end == 0 && !hdr_ok(c)) {
 		/* foreign, damaged, or of another UIDVALIDITY */
 		log_info("maildir cache: discarding a stale %s",
@@ -578,7 +674,7 @@ mail_cache_put(struct mail_cache *c, uint32_t uid, const struct buf *vals)
 		if (fd < 0 || !replace_commit(c, fd, true))
 			goto unlock;
 	} else if (c->end == 0) {
-		c->end = CACHE_HDR_LEN;
+		c->end = c->good = CACHE_HDR_LEN;
 	}
 	scan(c, true);
 	if (c->broken || index_find(c, uid) != NULL)
@@ -586,6 +682,7 @@ mail_cache_put(struct mail_cache *c, uint32_t uid, const struct buf *vals)
 	if (pwrite(c->fd, rec, len, c->end) == (ssize_t)len) {
 		index_add(c, uid, (uint64_t)c->end, (uint32_t)len);
 		c->end += (off_t)len;
+		c->good = c->end;
 	} else if (ftruncate(c->fd, c->end) < 0) {
 		c->broken = true; /* readers still skip the torn record */
 	}

@@ -1,8 +1,9 @@
 /*
  * The per-folder FETCH cache (imapcid.cache) through mailstore.h: hits
  * after a put, survival across handles, rebuilding after the file is
- * deleted, damaged or made stale by a new UIDVALIDITY, a torn tail,
- * concurrent writers, compaction.
+ * deleted, damaged or made stale by a new UIDVALIDITY, a torn tail, a
+ * damaged record amid good ones, records larger than a read, concurrent
+ * writers, compaction.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -293,6 +294,137 @@ cache_torn_tail_ignored(void **state)
 	mailbox_close(mb);
 }
 
+/* Bytes that make up a record's header (magic, uid, lengths, checksum). */
+#define REC_HDR 24
+
+/* A damaged record amid good ones, header intact: readers index past it
+ * without checking, yet never serve it, and a writer that is asked to
+ * store it again cuts the file there (dropping what follows, as for a
+ * torn tail) and appends a good one. */
+static void
+cache_damaged_record_replaced(void **state)
+{
+	struct fx *fx = *state;
+	fill(fx, 4);
+	struct mailbox *mb = open_inbox(fx);
+	put(mb, 1, "a");
+	off_t one = cache_size(fx);
+	put(mb, 2, "a");
+	off_t two = cache_size(fx);
+	put(mb, 3, "a");
+	mailbox_close(mb);
+	int fd = open(path_of(fx, CACHE_NAME), O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, one + REC_HDR + 2), 1);
+	close(fd);
+
+	mb = open_inbox(fx);
+	struct mailbox *other = open_inbox(fx);
+	assert_true(hit(mb, 1, "a"));
+	assert_false(hit(mb, 2, "a"));
+	assert_true(hit(mb, 3, "a"));
+	assert_true(hit(other, 3, "a")); /* indexed past the damage too */
+	assert_true(hit(other, 1, "a")); /* its last record read is kept */
+	put(mb, 2, "bb");
+	assert_true(hit(mb, 2, "bb"));
+	assert_false(hit(mb, 3, "a"));
+	assert_int_equal(cache_size(fx), two + 3);
+	mailbox_close(mb);
+
+	/* the other handle indexed what was cut: it serves only what is
+	 * there now, and its own writes start from a checked index */
+	assert_false(hit(other, 3, "a"));
+	assert_false(hit(other, 2, "bb")); /* indexed with its old length */
+	put(other, 4, "c");
+	assert_true(hit(other, 2, "bb"));
+	assert_true(hit(other, 4, "c"));
+	assert_false(hit(other, 3, "a"));
+	mailbox_close(other);
+
+	mb = open_inbox(fx);
+	assert_true(hit(mb, 1, "a"));
+	assert_true(hit(mb, 2, "bb"));
+	assert_false(hit(mb, 3, "a"));
+	assert_true(hit(mb, 4, "c"));
+	mailbox_close(mb);
+}
+
+/* Values of n bytes, a pattern tied to uid and field. */
+static void
+big_vals(struct buf v[MAIL_CACHE_NFIELDS], uint32_t uid, size_t n)
+{
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++) {
+		v[f] = (struct buf)BUF_INIT;
+		for (size_t i = 0; i < n; i++) {
+			char ch =
+			        (char)('a' + (uid * 7 + (uint32_t)f + i) % 26);
+			buf_append(&v[f], &ch, 1);
+		}
+	}
+}
+
+static bool
+big_hit(struct mailbox *mb, uint32_t seq, size_t n)
+{
+	struct buf want[MAIL_CACHE_NFIELDS];
+	big_vals(want, mailbox_msg(mb, seq)->uid, n);
+	bool all = true;
+	for (int f = 0; f < MAIL_CACHE_NFIELDS; f++) {
+		struct buf b = BUF_INIT;
+		if (mailbox_cache_get(mb, seq, f, &b)) {
+			assert_int_equal(buf_used(&b), n);
+			assert_memory_equal(buf_head(&b), buf_head(&want[f]),
+			                    n);
+		} else {
+			all = false;
+		}
+		buf_free(&b);
+		buf_free(&want[f]);
+	}
+	return all;
+}
+
+#define BIG_MSGS 24
+
+/* Records of every size against the read window: many to a read, one
+ * across two, one larger than a read; and a file that grows after a
+ * handle read it whole. */
+static void
+cache_big_records(void **state)
+{
+	struct fx *fx = *state;
+	fill(fx, BIG_MSGS);
+	struct mailbox *mb = open_inbox(fx);
+	put(mb, 1, "a");
+	mailbox_close(mb);
+	struct mailbox *reader = open_inbox(fx);
+	assert_true(hit(reader, 1, "a")); /* a file of one small record */
+	mb = open_inbox(fx);
+	for (uint32_t s = 2; s <= BIG_MSGS; s++) {
+		struct buf v[MAIL_CACHE_NFIELDS];
+		size_t n = s % 5 == 0 ? 100000 : (size_t)s * 1500;
+		big_vals(v, mailbox_msg(mb, s)->uid, n);
+		mailbox_cache_put(mb, s, v);
+		for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+			buf_free(&v[f]);
+	}
+	mailbox_close(mb);
+	for (uint32_t s = 2; s <= BIG_MSGS; s++)
+		assert_true(big_hit(reader, s, s % 5 == 0 ? 100000 : s * 1500));
+	mailbox_close(reader);
+	/* read afresh, unlocked, and checked by a writer */
+	for (int pass = 0; pass < 2; pass++) {
+		mb = open_inbox(fx);
+		if (pass == 1)
+			put(mb, 1, "a"); /* there: a writer's check finds it */
+		for (uint32_t s = BIG_MSGS; s >= 2; s--)
+			assert_true(
+			        big_hit(mb, s, s % 5 == 0 ? 100000 : s * 1500));
+		assert_true(hit(mb, 1, "a"));
+		mailbox_close(mb);
+	}
+}
+
 #define WRITERS     2
 #define PER_WRITER  300
 #define SHARED_MSGS (WRITERS * PER_WRITER)
@@ -395,6 +527,8 @@ main(void)
 	        T(cache_garbage_rebuilt),
 	        T(cache_discarded_on_uidvalidity_change),
 	        T(cache_torn_tail_ignored),
+	        T(cache_damaged_record_replaced),
+	        T(cache_big_records),
 	        T(cache_concurrent_writers),
 	        T(cache_compacted),
 	};
