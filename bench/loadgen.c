@@ -904,9 +904,24 @@ ssl_errstr(int sslerr)
 	return buf;
 }
 
+/* Small, one-record answers are awaited in these states: once a command
+ * is written and nothing is buffered, the answer cannot be there yet (it
+ * comes with a new edge), so reading now would only return EAGAIN. */
+static bool
+awaits_small_answer(enum state st)
+{
+	return st == ST_CLIENTID || st == ST_LOGIN || st == ST_SELECT ||
+	       st == ST_FETCH10 || st == ST_LOGOUT;
+}
+
 static void
 conn_drive(struct conn *c, uint32_t ev)
 {
+	/* Edge-triggered EPOLLOUT fires whenever acknowledged data frees
+	 * send buffer; with nothing to send it says nothing to a client
+	 * that is past its handshake. */
+	if (ev == EPOLLOUT && c->st > ST_TLS && c->woff >= c->wlen)
+		return;
 	for (;;) {
 		switch (c->st) {
 		case ST_FREE:
@@ -941,6 +956,12 @@ conn_drive(struct conn *c, uint32_t ev)
 			ERR_clear_error();
 			int r = SSL_connect(c->ssl);
 			if (r == 1) {
+				if (SSL_session_reused(c->ssl)) {
+					conn_fail(c, F_TLS,
+					          "TLS session resumed: every "
+					          "handshake must be a full one");
+					return;
+				}
 				record_tls_desc(c->ssl);
 				c->st = ST_GREETING;
 				set_deadline(c);
@@ -961,6 +982,10 @@ conn_drive(struct conn *c, uint32_t ev)
 				                  (int)(c->wlen - c->woff));
 				if (r > 0) {
 					c->woff += (size_t)r;
+					if (c->woff >= c->wlen && c->rlen == 0 &&
+					    awaits_small_answer(c->st) &&
+					    !SSL_has_pending(c->ssl))
+						return;
 					continue;
 				}
 				int e = SSL_get_error(c->ssl, r);
