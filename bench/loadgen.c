@@ -957,9 +957,10 @@ conn_drive(struct conn *c, uint32_t ev)
 			int r = SSL_connect(c->ssl);
 			if (r == 1) {
 				if (SSL_session_reused(c->ssl)) {
-					conn_fail(c, F_TLS,
-					          "TLS session resumed: every "
-					          "handshake must be a full one");
+					conn_fail(
+					        c, F_TLS,
+					        "TLS session resumed: every "
+					        "handshake must be a full one");
 					return;
 				}
 				record_tls_desc(c->ssl);
@@ -982,7 +983,8 @@ conn_drive(struct conn *c, uint32_t ev)
 				                  (int)(c->wlen - c->woff));
 				if (r > 0) {
 					c->woff += (size_t)r;
-					if (c->woff >= c->wlen && c->rlen == 0 &&
+					if (c->woff >= c->wlen &&
+					    c->rlen == 0 &&
 					    awaits_small_answer(c->st) &&
 					    !SSL_has_pending(c->ssl))
 						return;

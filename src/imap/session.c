@@ -143,6 +143,18 @@ imap_session_free(struct imap_session *s)
 }
 
 bool
+imap_session_release_writes(const struct imap_session *s)
+{
+	return s->mb != NULL && mailbox_close_writes(s->mb);
+}
+
+void
+imap_session_release_mail(struct imap_session *s)
+{
+	imap_mail_release(s);
+}
+
+bool
 imap_clientid_available(const struct imap_session *s)
 {
 	return s->cfg->clientid && s->tls && s->state == IMAP_STATE_NOTAUTH;

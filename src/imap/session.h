@@ -74,6 +74,14 @@ void imap_session_idle_sync(struct imap_session *s, struct buf *out);
 /* The identity from CLIENTID, or NULL. */
 const struct cid_identity *imap_session_clientid(const struct imap_session *s);
 
+/* When a connection ends: true if closing the session's mailbox will
+ * write (see mailbox_close_writes()); then the connection's thread calls
+ * imap_session_release_mail() on a worker before imap_session_free(). */
+bool imap_session_release_writes(const struct imap_session *s);
+/* Closes the session's mail store and mailbox; on a worker thread, with
+ * the session otherwise untouched meanwhile. */
+void imap_session_release_mail(struct imap_session *s);
+
 bool imap_session_authenticated(const struct imap_session *s);
 /* The authenticated user, or NULL. */
 const char *imap_session_user(const struct imap_session *s);

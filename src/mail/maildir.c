@@ -3140,6 +3140,12 @@ mailbox_close(struct mailbox *mb)
 	free(mb);
 }
 
+bool
+mailbox_close_writes(const struct mailbox *mb)
+{
+	return mb != NULL && (mb->fsync_pending || mb->st.dirty > 0);
+}
+
 /* ---- the FETCH cache ---- */
 
 /* Whether a cached UID may still be asked for: ours, or newer than what

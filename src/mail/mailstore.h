@@ -131,6 +131,10 @@ enum mail_result mailbox_open(struct mailstore *ms, const char *name,
                               bool readonly, struct mailbox **out, char *err,
                               size_t errlen);
 void mailbox_close(struct mailbox *mb);
+/* True if mailbox_close() would touch the disk beyond closing descriptors
+ * (sizes learnt to write back, an fsync owed): it may then wait on locks
+ * and I/O, which is for a worker thread, not an event loop. */
+bool mailbox_close_writes(const struct mailbox *mb);
 /* Rescans; fills ch (free with mail_changes_free). The first sync after
  * open reports nothing but exists/recent. */
 enum mail_result mailbox_sync(struct mailbox *mb, struct mail_changes *ch,

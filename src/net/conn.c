@@ -222,13 +222,16 @@ conn_destroy(struct conn *c)
 	 * that got us here, or when a job still in flight returns. */
 }
 
-/* Every entry point ends here: frees a dead connection, or re-arms it. */
+static bool conn_release_submit(struct conn *c);
+
+/* Every entry point ends here: frees a dead connection (once its mailbox
+ * is closed, see conn_release_submit()), or re-arms it. */
 static void
 conn_settle(struct conn *c, bool reset_timer)
 {
 	if (!c->dead)
 		conn_update_events(c, reset_timer);
-	else if (!conn_busy(c))
+	else if (!conn_busy(c) && !conn_release_submit(c))
 		conn_free(c);
 }
 
@@ -595,6 +598,48 @@ conn_mail_submit(struct conn *c, bool idle_sync)
 	j->job.origin = &c->th->loop;
 	c->mail_job = j;
 	workers_submit(c->th->srv->workers, &j->job, false);
+}
+
+/* A dead connection whose mailbox would write when closed (sizes learnt,
+ * an fsync owed) has it closed on a worker: that close may wait on the
+ * folder's lock and the disk, which the event loop must never do. The
+ * connection stays counted, and busy, until it is done. False: nothing to
+ * hand over (or no memory: closed on this thread after all). */
+static void
+conn_release_run(struct worker_job *job)
+{
+	struct conn_mail_job *j = (struct conn_mail_job *)job;
+	imap_session_release_mail(j->conn->sess);
+}
+
+static void
+conn_release_done(struct ioloop_task *task)
+{
+	struct conn_mail_job *j =
+	        (struct conn_mail_job *)((char *)task -
+	                                 offsetof(struct conn_mail_job,
+	                                          job.done));
+	struct conn *c = j->conn;
+	c->mail_job = NULL;
+	free(j);
+	conn_settle(c, false);
+}
+
+static bool
+conn_release_submit(struct conn *c)
+{
+	if (c->sess == NULL || !imap_session_release_writes(c->sess))
+		return false;
+	struct conn_mail_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return false;
+	j->conn = c;
+	j->job.run = conn_release_run;
+	j->job.done.fn = conn_release_done;
+	j->job.origin = &c->th->loop;
+	c->mail_job = j;
+	workers_submit(c->th->srv->workers, &j->job, false);
+	return true;
 }
 
 static bool

@@ -1869,6 +1869,36 @@ mail_dotlock_live_owner_waits(void **state)
 	assert_false(exists(path_of(fx, "dovecot-uidlist.lock")));
 }
 
+/* mailbox_close() writes only when there is something to keep: sizes
+ * learnt by reading files, or flag changes not yet fsynced. The server
+ * closes such a mailbox on a worker, any other on the event loop. */
+static void
+mail_close_writes_only_when_owed(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", 0);
+	deliver(fx, ".", "1700000001.M1P1.mda", "Subject: 2\n\nno size\n");
+	struct mailbox *mb = open_box(fx, "INBOX", false);
+	assert_int_equal(mailbox_count(mb), 2);
+	assert_false(mailbox_close_writes(mb));
+	/* its name says no size: learnt by reading the file */
+	assert_non_null(mailbox_msg(mb, 2));
+	assert_true(mailbox_close_writes(mb));
+	mailbox_close(mb);
+
+	mb = open_box(fx, "INBOX", false); /* the size was written back */
+	assert_non_null(mailbox_msg(mb, 2));
+	assert_false(mailbox_close_writes(mb));
+	assert_int_equal(
+	        mailbox_set_flags(mb, 1, MAIL_SEEN, 0, err, sizeof(err)),
+	        MAIL_OK);
+	assert_true(mailbox_close_writes(mb)); /* an fsync of cur/ owed */
+	mailbox_flush(mb);
+	assert_false(mailbox_close_writes(mb));
+	mailbox_close(mb);
+	assert_false(mailbox_close_writes(NULL));
+}
+
 /* tmp/ is swept by a SELECT at most every 8 hours, as Dovecot does: the
  * sweep stamps tmp/'s atime, and a recent stamp skips it. */
 static time_t
@@ -2082,6 +2112,7 @@ main(void)
 	        T(mail_dotlock_live_owner_waits),
 	        T(mail_dotlock_readers_dont_wait),
 	        T(mail_tmp_sweep_throttled),
+	        T(mail_close_writes_only_when_owed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
