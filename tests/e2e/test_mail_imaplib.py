@@ -1022,6 +1022,25 @@ class MailImaplibTest(MailTestCase):
             (["CHARSET UTF-8 BODY", "CAFÉ CRÈME".encode()], [2]),
         ])
 
+    def test_search_fold_that_grows(self):
+        """Lower case can take more octets than upper case: U+023A (2
+        octets) folds to U+2C65 (3). A body of nothing else, matched from
+        either side, with text after it that must still be found."""
+        c = self.raw()
+        body = ("\u023a" * 3000 + " tail-marker\r\n").encode()
+        msg = (b"From: a@example.org\r\nSubject: grow\r\n"
+               b"Content-Type: text/plain; charset=utf-8\r\n"
+               b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
+        u, t = c.append("INBOX", msg)
+        self.assertTrue(t.startswith(b"OK"), t)
+        c.ok("SELECT INBOX")
+        self._check_searches(c, [
+            (["CHARSET UTF-8 BODY", ("\u2c65" * 5).encode()], [1]),
+            (["CHARSET UTF-8 BODY", ("\u023a" * 5).encode()], [1]),
+            (["CHARSET UTF-8 TEXT", "TAIL-MARKER".encode()], [1]),
+            (["CHARSET UTF-8 BODY", "absent".encode()], []),
+        ])
+
     def test_search_text_matches_decoded_header(self):
         """TEXT covers the header: an encoded-word subject matches by its
         decoded text, as SUBJECT does."""
