@@ -288,7 +288,10 @@ rec_check(struct mail_cache *c, off_t pos, off_t size, uint32_t *uid)
 
 /* Checks the records indexed unchecked, [c->good, c->end): false if one is
  * damaged, or isn't the one indexed there (the file was cut and written
- * again since), and the index must be built again. */
+ * again since), and the index must be built again. A record superseded by
+ * a later one of the same UID (two writers raced) also sends us to the
+ * full checked scan: it is rare, and an entry pointing elsewhere cannot be
+ * told from one left by a cut. */
 static bool
 verify(struct mail_cache *c, off_t size)
 {
@@ -297,8 +300,7 @@ verify(struct mail_cache *c, off_t size)
 		uint32_t uid;
 		size_t len = rec_check(c, pos, size, &uid);
 		const struct ent *e = len != 0 ? index_find(c, uid) : NULL;
-		if (e == NULL || e->off < (uint64_t)pos ||
-		    (e->off == (uint64_t)pos && e->len != len))
+		if (e == NULL || e->off != (uint64_t)pos || e->len != len)
 			return false;
 		pos += (off_t)len;
 	}
@@ -581,10 +583,15 @@ mail_cache_get(struct mail_cache *c, uint32_t uid, enum mail_cache_field field,
 		bool ok = pread_all(c->fd, c->memo, e->len, (off_t)e->off) ==
 		          (ssize_t)e->len;
 		if (ok) {
+			uint32_t huid;
 			memcpy(w0, c->memo, sizeof(w0));
 			memcpy(&sum, c->memo + REC_HDR_LEN - 4, 4);
+			/* the lengths must add up to what was read, or a
+			 * record changed in place (with a sum to match)
+			 * would lead the reads below past the memo */
 			ok = w0[0] == REC_MAGIC && w0[1] == uid &&
-			     sum == rec_sum(c->memo, e->len);
+			     sum == rec_sum(c->memo, e->len) &&
+			     rec_len(c->memo, &huid) == e->len;
 		}
 		if (!ok)
 			return false;

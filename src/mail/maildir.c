@@ -2033,7 +2033,9 @@ rec_vsize_at(int dir, struct rec *x)
  * hasn't changed), reads cur/ and new/, matches files to UIDs by base
  * name, gives new files the next UIDs, writes the uidlist, and only then
  * lets anyone see the new list. st is the session's list (or an empty one
- * for STATUS and APPEND); ch gets what changed.
+ * for STATUS and APPEND); ch gets what changed. Read without Dovecot's
+ * dotlock, it takes the dotlock only once it must write, and if the
+ * uidlist changed meanwhile sets *restart (NULL: goes on regardless).
  */
 static enum mail_result
 sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
@@ -2195,13 +2197,14 @@ sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
 		if ((r = dotlock_take(f, err, errlen)) != MAIL_OK)
 			goto fail;
 		bool there = fstatat(f->dfd, UIDLIST_FILE, &again, 0) == 0;
-		if (there != exists ||
-		    (there &&
-		     (again.st_ino != ul_sb.st_ino ||
-		      again.st_dev != ul_sb.st_dev ||
-		      again.st_size != ul_sb.st_size ||
-		      again.st_mtim.tv_sec != ul_sb.st_mtim.tv_sec ||
-		      again.st_mtim.tv_nsec != ul_sb.st_mtim.tv_nsec))) {
+		if (restart != NULL &&
+		    (there != exists ||
+		     (there &&
+		      (again.st_ino != ul_sb.st_ino ||
+		       again.st_dev != ul_sb.st_dev ||
+		       again.st_size != ul_sb.st_size ||
+		       again.st_mtim.tv_sec != ul_sb.st_mtim.tv_sec ||
+		       again.st_mtim.tv_nsec != ul_sb.st_mtim.tv_nsec)))) {
 			*restart = true;
 			r = MAIL_OK;
 			goto fail;
@@ -2322,20 +2325,22 @@ fail_u:
 /* Syncs a folder locked with folder_lock() (Dovecot's dotlock is then
  * taken only if the sync writes; see sync_attempt()) or with
  * folder_lock_uidlist(). A uidlist that changed under an unlocked read is
- * read again; the last attempt takes the dotlock first. */
+ * read again; the last attempt takes the dotlock first and goes on
+ * whatever it finds: where the dotlock can't be made (read-only folder,
+ * full disk) a busy Dovecot could otherwise keep us reading forever. */
 static enum mail_result
 sync_locked(struct mailstore *ms, struct folder *f, struct ulstate *st,
             unsigned mode, struct mail_changes *ch, bool first, char *err,
             size_t errlen)
 {
 	for (int attempt = 1;; attempt++) {
-		bool restart = false;
+		bool restart = false, last = attempt >= SYNC_ATTEMPTS;
 		enum mail_result r;
-		if (attempt == SYNC_ATTEMPTS && !f->dotlocked &&
+		if (last && !f->dotlocked &&
 		    (r = dotlock_take(f, err, errlen)) != MAIL_OK)
 			return r;
-		r = sync_attempt(ms, f, st, mode, ch, first, &restart, err,
-		                 errlen);
+		r = sync_attempt(ms, f, st, mode, ch, first,
+		                 last ? NULL : &restart, err, errlen);
 		if (!restart)
 			return r;
 	}
@@ -2383,11 +2388,16 @@ refresh_names(struct mailbox *mb, char *err, size_t errlen)
 		if (e == NULL || e->taken ||
 		    (e->in_new == x->in_new && strcmp(e->name, x->fname) == 0))
 			continue;
-		x->fname = e->name;
+		/* copied, so that the scan's other names go with it: a
+		 * FETCH over messages expunged elsewhere rescans once per
+		 * missing file */
+		char *c = npool_dup(&mb->st.names, e->name, strlen(e->name));
+		if (c == NULL)
+			continue; /* found again by name when next needed */
+		x->fname = c;
 		e->taken = true;
 		x->in_new = e->in_new;
 	}
-	npool_move(&mb->st.names, &s.names);
 	scan_free(&s);
 	return MAIL_OK;
 }
@@ -3084,8 +3094,9 @@ clean_tmp(struct folder *f)
 			unlinkat(f->tmpfd, de->d_name, 0);
 	}
 	dirrd_close(&d);
-	/* set even where reads don't move atime (noatime, relatime) */
-	struct timespec ts[2] = {{now, 0}, {0, UTIME_OMIT}};
+	/* set even where reads don't move atime (noatime, relatime); "now"
+	 * needs only write permission, an explicit time ownership */
+	struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
 	futimens(f->tmpfd, ts);
 }
 
