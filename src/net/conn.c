@@ -547,13 +547,38 @@ conn_watch_fired(struct conn *c)
 		conn_mail_submit(c, true);
 }
 
+/* The job whose completion task this is. */
+static struct conn_mail_job *
+conn_mail_job_of(struct ioloop_task *task)
+{
+	return (struct conn_mail_job *)((char *)task -
+	                                offsetof(struct conn_mail_job,
+	                                         job.done));
+}
+
+/* A store job for c, marked as its one job in flight, sent to a worker;
+ * NULL if out of memory. */
+static struct conn_mail_job *
+conn_mail_job_start(struct conn *c, void (*run)(struct worker_job *),
+                    void (*done)(struct ioloop_task *), bool idle_sync)
+{
+	struct conn_mail_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	j->idle_sync = idle_sync;
+	j->conn = c;
+	j->job.run = run;
+	j->job.done.fn = done;
+	j->job.origin = &c->th->loop;
+	c->mail_job = j;
+	workers_submit(c->th->srv->workers, &j->job, false);
+	return j;
+}
+
 static void
 conn_mail_done(struct ioloop_task *task)
 {
-	struct conn_mail_job *j =
-	        (struct conn_mail_job *)((char *)task -
-	                                 offsetof(struct conn_mail_job,
-	                                          job.done));
+	struct conn_mail_job *j = conn_mail_job_of(task);
 	struct conn *c = j->conn;
 	c->mail_job = NULL;
 	enum imap_action act = j->idle_sync ? IMAP_ACTION_NONE
@@ -584,20 +609,12 @@ conn_mail_done(struct ioloop_task *task)
 static void
 conn_mail_submit(struct conn *c, bool idle_sync)
 {
-	struct conn_mail_job *j = calloc(1, sizeof(*j));
-	if (j == NULL) {
+	if (conn_mail_job_start(c, conn_mail_run, conn_mail_done, idle_sync) ==
+	    NULL) {
 		if (!idle_sync)
 			imap_session_mail_done(c->sess);
 		c->closing = true;
-		return;
 	}
-	j->idle_sync = idle_sync;
-	j->conn = c;
-	j->job.run = conn_mail_run;
-	j->job.done.fn = conn_mail_done;
-	j->job.origin = &c->th->loop;
-	c->mail_job = j;
-	workers_submit(c->th->srv->workers, &j->job, false);
 }
 
 /* A dead connection whose mailbox would write when closed (sizes learnt,
@@ -615,10 +632,7 @@ conn_release_run(struct worker_job *job)
 static void
 conn_release_done(struct ioloop_task *task)
 {
-	struct conn_mail_job *j =
-	        (struct conn_mail_job *)((char *)task -
-	                                 offsetof(struct conn_mail_job,
-	                                          job.done));
+	struct conn_mail_job *j = conn_mail_job_of(task);
 	struct conn *c = j->conn;
 	c->mail_job = NULL;
 	free(j);
@@ -628,18 +642,9 @@ conn_release_done(struct ioloop_task *task)
 static bool
 conn_release_submit(struct conn *c)
 {
-	if (c->sess == NULL || !imap_session_release_writes(c->sess))
-		return false;
-	struct conn_mail_job *j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return false;
-	j->conn = c;
-	j->job.run = conn_release_run;
-	j->job.done.fn = conn_release_done;
-	j->job.origin = &c->th->loop;
-	c->mail_job = j;
-	workers_submit(c->th->srv->workers, &j->job, false);
-	return true;
+	return c->sess != NULL && imap_session_release_writes(c->sess) &&
+	       conn_mail_job_start(c, conn_release_run, conn_release_done,
+	                           false) != NULL;
 }
 
 static bool
