@@ -1047,9 +1047,8 @@ npool_dup(struct npool *p, const char *s, size_t n)
 {
 	struct nchunk *c = p->head;
 	if (c == NULL || c->cap - c->used < n + 1) {
-		size_t cap = c != NULL && c->cap < NCHUNK_MAX ? c->cap * 2
-		                                              : NCHUNK_MIN;
-		if (c != NULL && c->cap >= NCHUNK_MAX)
+		size_t cap = c == NULL ? NCHUNK_MIN : c->cap * 2;
+		if (cap > NCHUNK_MAX)
 			cap = NCHUNK_MAX;
 		if (cap < n + 1)
 			cap = n + 1;
