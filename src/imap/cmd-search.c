@@ -324,7 +324,7 @@ search_locale_init(void)
 
 /* Lower-cases UTF-8 text code point by code point (RFC 9051 6.4.4:
  * matching is case-insensitive, not only for ASCII). Bytes that are not
- * UTF-8 pass through. Written straight into out's storage: a SEARCH TEXT
+ * strict UTF-8 (overlong forms included) pass through. Written straight into out's storage: a SEARCH TEXT
  * folds every message's text, and a call per byte (buf_append()) was
  * most of its time. Lower case never takes more than 3 octets for 2 (the
  * longest growth, U+023A -> U+2C65), hence the reservation. */
@@ -343,18 +343,9 @@ search_fold(const uint8_t *p, size_t n, struct buf *out)
 			i++;
 			continue;
 		}
-		size_t len = (b & 0xe0) == 0xc0   ? 2
-		             : (b & 0xf0) == 0xe0 ? 3
-		             : (b & 0xf8) == 0xf0 ? 4
-		                                  : 0;
-		bool ok = len != 0 && i + len <= n;
-		uint32_t c = (uint32_t)(b & (0x7f >> len));
-		for (size_t k = 1; ok && k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				ok = false;
-			c = c << 6 | (p[i + k] & 0x3f);
-		}
-		if (!ok) {
+		uint32_t c;
+		size_t len = utf8_decode(p + i, n - i, &c);
+		if (len == 0) {
 			*o++ = b;
 			i++;
 			continue;

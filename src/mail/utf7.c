@@ -137,46 +137,6 @@ mail_utf7_to_utf8(const char *s, char *out, size_t outlen)
 	return true;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool
-utf8_next(const unsigned char **sp, uint32_t *cp)
-{
-	const unsigned char *s = *sp;
-	uint32_t c = s[0], min;
-	int n;
-
-	if (c < 0x80) {
-		*cp = c;
-		*sp = s + 1;
-		return true;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return false;
-	}
-	for (int i = 1; i <= n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return false;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return false;
-	*cp = c;
-	*sp = s + n + 1;
-	return true;
-}
-
 struct run {
 	uint32_t bits;
 	int nbits;
@@ -218,14 +178,16 @@ mail_utf8_to_utf7(const char *s, char *out, size_t outlen)
 		return false;
 	struct out o = {out, 0, outlen, true};
 	struct run r = {0, 0, false};
-	const unsigned char *p = (const unsigned char *)s;
+	const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s);
 
-	while (*p != '\0') {
+	while (p < end) {
 		uint32_t cp;
-		if (!utf8_next(&p, &cp)) {
+		size_t len = utf8_decode(p, (size_t)(end - p), &cp);
+		if (len == 0) {
 			out[0] = '\0';
 			return false;
 		}
+		p += len;
 		if (cp >= 0x20 && cp <= 0x7e) {
 			run_close(&o, &r);
 			if (cp == '&')
