@@ -14,8 +14,8 @@
 static void
 utf8_round_trip(void **state)
 {
-	static const uint32_t cps[] = {0,      0x7f,   0x80,    0x7ff,
-	                               0x800,  0xd7ff, 0xe000,  0xffff,
+	static const uint32_t cps[] = {0,       0x7f,   0x80,    0x7ff,
+	                               0x800,   0xd7ff, 0xe000,  0xffff,
 	                               0x10000, 0x2c65, 0x10ffff};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cps) / sizeof(*cps); i++) {
