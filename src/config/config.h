@@ -29,16 +29,18 @@ struct config {
 	uint64_t auth_cache_ttl;     /* ms; 0: no credential cache */
 	uint64_t auth_cache_size;
 	uint64_t io_threads, auth_workers; /* 0: one per core */
+	uint64_t mail_workers;             /* 0: four per core */
 	char *log;                         /* "stderr" or "syslog" */
 	char *log_level;                   /* error warn info debug */
 	char *syslog_facility;
 	uint64_t max_connections, max_connections_per_ip;
-	uint64_t max_connections_per_device;
 	uint64_t limit_line_preauth, limit_line;
 	uint64_t limit_literal_preauth, limit_literal;
+	uint64_t limit_command_preauth, limit_command;
 	uint64_t limit_nesting_preauth, limit_nesting;
 	uint64_t limit_bad_commands_preauth;
 	uint64_t timeout_preauth, timeout_auth, shutdown_timeout; /* ms */
+	uint64_t timeout_login; /* ms from connect to authenticated */
 	char *user;
 
 	/* device policy */

@@ -323,10 +323,11 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	o->session.login_plaintext = cfg->login_plaintext;
 	o->session.preauth = (struct imap_limits){
 	        cfg->limit_line_preauth, cfg->limit_literal_preauth,
-	        (unsigned)cfg->limit_nesting_preauth};
-	o->session.postauth =
-	        (struct imap_limits){cfg->limit_line, cfg->limit_literal,
-	                             (unsigned)cfg->limit_nesting};
+	        (unsigned)cfg->limit_nesting_preauth,
+	        cfg->limit_command_preauth};
+	o->session.postauth = (struct imap_limits){
+	        cfg->limit_line, cfg->limit_literal,
+	        (unsigned)cfg->limit_nesting, cfg->limit_command};
 	o->session.bad_max_preauth = (unsigned)cfg->limit_bad_commands_preauth;
 	o->session.version = IMAPCID_VERSION;
 	o->session.mail_dir = d->mail_dir = config_path(cfg, cfg->mail_dir);
@@ -335,13 +336,16 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	        cfg->io_threads ? (unsigned)cfg->io_threads : daemon_cores();
 	o->auth_workers = cfg->auth_workers ? (unsigned)cfg->auth_workers
 	                                    : daemon_cores();
+	/* Mail work mostly waits (the disk, a folder's lock): more threads
+	 * than cores keep one slow folder from holding up the others. */
+	o->mail_workers = cfg->mail_workers ? (unsigned)cfg->mail_workers
+	                                    : 4 * daemon_cores();
 	o->timeout_preauth_ms = cfg->timeout_preauth;
 	o->timeout_auth_ms = cfg->timeout_auth;
+	o->timeout_login_ms = cfg->timeout_login;
 	o->auth_failure_delay_ms = cfg->auth_failure_delay;
 	o->max_connections = (unsigned)cfg->max_connections;
 	o->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
-	o->max_connections_per_device =
-	        (unsigned)cfg->max_connections_per_device;
 	o->tls = d->tls;
 	o->auth = d->auth;
 	d->srv = server_new(o, err, sizeof(err));

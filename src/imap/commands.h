@@ -58,7 +58,12 @@ struct imap_session {
 	struct imap_collector coll;
 	struct cid_identity clientid;
 	char pending_tag[IMAP_TAG_MAX + 1]; /* AUTHENTICATE/LOGIN in flight */
-	struct auth_request *auth;          /* allocated only while in flight */
+	/* A command refused while its literals were still arriving (see
+	 * imap_collector.discard): its answer, once it ends; tag "" when
+	 * the tag itself was invalid. */
+	char refuse_tag[IMAP_TAG_MAX + 1];
+	char refuse_text[80];
+	struct auth_request *auth; /* allocated only while in flight */
 	char *user;
 
 	/* Mail: touched only by the worker running a mail command, while

@@ -81,6 +81,27 @@ collect_in_quote(const uint8_t *p, size_t n)
 	return in_quote;
 }
 
+/* The octets of a command held in memory so far (text and literals). */
+static uint64_t
+collect_held(const struct imap_collector *c)
+{
+	return (uint64_t)c->text_len + c->literal_octets;
+}
+
+/* Appends text octets, within the line and command limits. */
+static bool
+collect_text(struct imap_collector *c, const struct imap_limits *lim,
+             const uint8_t *p, size_t n)
+{
+	if (c->text_len + n > lim->line_max ||
+	    collect_held(c) + n > lim->command_max)
+		return false;
+	if (!buf_append(&c->cmd, p, n))
+		return false;
+	c->text_len += n;
+	return true;
+}
+
 enum imap_collect_status
 imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
                   const uint8_t *in, size_t n, size_t *consumed)
@@ -95,9 +116,13 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 				take = (size_t)c->literal_left;
 			if (c->spilling) {
 				collect_spill_write(c, in + i, take);
+			} else if (c->discard) {
+				/* refused: read, never held */
 			} else if (!buf_append(&c->cmd, in + i, take)) {
 				st = IMAP_COLLECT_LITERAL_TOO_LARGE;
 				break;
+			} else {
+				c->literal_octets += take;
 			}
 			c->literal_left -= take;
 			i += take;
@@ -108,34 +133,33 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			c->seg_start = c->cmd.len;
 			continue;
 		}
+		if (c->cr_pending) {
+			/* a CR that is not followed by LF belongs to the line */
+			c->cr_pending = false;
+			if (in[i] != '\n' &&
+			    !collect_text(c, lim, (const uint8_t *)"\r", 1)) {
+				st = IMAP_COLLECT_LINE_TOO_LONG;
+				break;
+			}
+		}
 		const uint8_t *lf = memchr(in + i, '\n', n - i);
 		size_t take = lf ? (size_t)(lf - (in + i)) : n - i;
-		/* A line may exceed the limit only by the CR of its CRLF. */
-		size_t total = c->text_len + take;
-		if (total > lim->line_max + 1 ||
-		    (total == lim->line_max + 1 && take > 0 &&
-		     in[i + take - 1] != '\r')) {
+		/* A CR right before the LF, or at the end of the input so far
+		 * (the LF may be in the next read), is not line text. */
+		size_t keep = take;
+		bool cr = keep > 0 && in[i + keep - 1] == '\r';
+		if (cr)
+			keep--;
+		if (!collect_text(c, lim, in + i, keep)) {
 			st = IMAP_COLLECT_LINE_TOO_LONG;
 			break;
 		}
-		if (!buf_append(&c->cmd, in + i, take)) {
-			st = IMAP_COLLECT_LINE_TOO_LONG;
-			break;
-		}
-		c->text_len += take;
 		i += take;
-		if (lf == NULL)
+		if (lf == NULL) {
+			c->cr_pending = cr;
 			break;
+		}
 		i++; /* the LF */
-		if (c->cmd.len > c->seg_start &&
-		    c->cmd.data[c->cmd.len - 1] == '\r') {
-			c->cmd.len--;
-			c->text_len--;
-		}
-		if (c->text_len > lim->line_max) {
-			st = IMAP_COLLECT_LINE_TOO_LONG;
-			break;
-		}
 		/* an empty command has no buffer at all */
 		const uint8_t *seg =
 		        c->cmd.data != NULL ? c->cmd.data + c->seg_start : NULL;
@@ -157,7 +181,7 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 			break;
 		}
 		if (size >= c->spill_min && c->spill_open != NULL &&
-		    !c->spilled) {
+		    !c->spilled && !c->discard) {
 			int fd = c->spill_open(c->spill_arg, c->cmd.data,
 			                       c->cmd.len);
 			if (fd >= 0) {
@@ -167,13 +191,20 @@ imap_collect_feed(struct imap_collector *c, const struct imap_limits *lim,
 				c->spill_at = c->seg_start + brace;
 			}
 		}
-		if (!c->spilling && size > IMAP_LITERAL_MEMORY_MAX) {
+		if (!c->spilling && !c->discard &&
+		    (size > IMAP_LITERAL_MEMORY_MAX ||
+		     collect_held(c) + size > lim->command_max)) {
 			st = IMAP_COLLECT_LITERAL_TOO_LARGE;
 			break;
 		}
 		c->literal_left = size;
 		c->seg_start = c->cmd.len;
+		if (!c->discard) {
+			st = IMAP_COLLECT_LITERAL;
+			break;
+		}
 		if (sync) {
+			/* a refused command asks for more: refuse it now */
 			st = IMAP_COLLECT_LITERAL;
 			break;
 		}
@@ -208,6 +239,16 @@ imap_collect_accept(struct imap_collector *c)
 }
 
 void
+imap_collect_discard(struct imap_collector *c)
+{
+	c->discard = true;
+	if (c->spilled) {
+		close(c->spill_fd);
+		c->spilled = c->spilling = false;
+	}
+}
+
+void
 imap_collect_reset(struct imap_collector *c)
 {
 	bool raw = c->raw;
@@ -223,6 +264,9 @@ imap_collect_free(struct imap_collector *c)
 	c->spilled = c->spilling = c->spill_error = false;
 	buf_free(&c->cmd);
 	c->text_len = 0;
+	c->literal_octets = 0;
+	c->cr_pending = false;
+	c->discard = false;
 	c->literal_left = 0;
 	c->literal_sync = false;
 	c->raw = false;

@@ -33,12 +33,21 @@ struct imap_limits {
 	size_t line_max;      /* command text, literal octets excluded */
 	uint64_t literal_max; /* octets in one literal */
 	unsigned nesting_max; /* parenthesised list depth */
+	/* Octets of one command held in memory: its text and every literal
+	 * not spilled to a file. Without it, a command could chain any
+	 * number of literals, each within literal_max. */
+	uint64_t command_max;
 };
 
 enum imap_collect_status {
-	IMAP_COLLECT_MORE,    /* all input consumed, command incomplete */
-	IMAP_COLLECT_DONE,    /* a complete command is framed */
-	IMAP_COLLECT_LITERAL, /* a synchronizing literal awaits a "+" */
+	IMAP_COLLECT_MORE, /* all input consumed, command incomplete */
+	IMAP_COLLECT_DONE, /* a complete command is framed */
+	/* A literal was announced (literal_sync tells which kind): the
+	 * owner checks the command so far, then calls accept (a "+" for a
+	 * synchronizing one), discard (a non-synchronizing one the command
+	 * may not have: its octets are read and dropped) or reset (a
+	 * synchronizing one refused: the client sends nothing more). */
+	IMAP_COLLECT_LITERAL,
 	IMAP_COLLECT_LINE_TOO_LONG,
 	IMAP_COLLECT_LITERAL_TOO_LARGE, /* see imap_collector.literal_sync */
 };
@@ -51,6 +60,15 @@ struct imap_collector {
 	bool raw;              /* one bare line (SASL response), no literals */
 	unsigned literals;     /* literals announced in this command */
 	size_t seg_start; /* where the text after the last literal starts */
+	uint64_t literal_octets; /* literal octets held in cmd */
+	/* A CR ended the input so far: it is held back until the next
+	 * octet tells whether it ends the line (CRLF) or belongs to it, so
+	 * the text never exceeds line_max, even for a moment. */
+	bool cr_pending;
+	/* The command was refused while its octets were still coming (a
+	 * non-synchronizing literal it may not have): literal octets are
+	 * dropped as they arrive, and the owner answers it once DONE. */
+	bool discard;
 
 	/* Set by the owner: a literal of at least spill_min octets may be
 	 * written to a file instead of cmd (an APPEND's message, which may
@@ -82,6 +100,9 @@ enum imap_collect_status imap_collect_feed(struct imap_collector *c,
                                            const uint8_t *in, size_t n,
                                            size_t *consumed);
 void imap_collect_accept(struct imap_collector *c);
+/* After a non-synchronizing LITERAL: the command is refused; read and drop
+ * the rest of it (see imap_collector.discard). */
+void imap_collect_discard(struct imap_collector *c);
 void imap_collect_reset(struct imap_collector *c);
 /* Frees everything; an idle collector holds no memory. */
 void imap_collect_free(struct imap_collector *c);

@@ -295,35 +295,61 @@ imap_looks_like_http(const uint8_t *p, size_t n)
 	return false;
 }
 
-/* A synchronizing literal was announced: accept it or refuse the command
- * now, before the client sends its octets. */
-static enum imap_action
-imap_session_literal(struct imap_session *s, struct buf *out)
+/* Why a command that announced a literal may not go on, or NULL; *tagged
+ * tells whether its tag may be echoed. */
+static const char *
+imap_session_literal_refusal(struct imap_session *s, char *text, size_t len,
+                             char tag[IMAP_TAG_MAX + 1])
 {
 	struct imap_command cmd;
 	enum imap_head_status hs =
 	        imap_parse_head(s->coll.cmd.data, s->coll.cmd.len, &cmd);
+	tag[0] = '\0';
+	if (hs == IMAP_HEAD_BAD_TAG)
+		return "BAD Invalid tag.";
+	memcpy(tag, cmd.tag, sizeof(cmd.tag));
 	const struct imap_command_def *def =
 	        hs == IMAP_HEAD_OK ? imap_command_find(s, cmd.name) : NULL;
-	enum imap_action act = IMAP_ACTION_NONE;
+	if (def == NULL)
+		return "Unknown command.";
+	if (!def->literals) {
+		snprintf(text, len, "%s: a literal is not allowed here.",
+		         def->name);
+		return text;
+	}
+	return NULL;
+}
 
-	if (hs == IMAP_HEAD_BAD_TAG) {
-		act = imap_session_bad_tagged(s, out, NULL, "BAD Invalid tag.");
-	} else if (def == NULL) {
-		act = imap_session_bad_tagged(s, out, cmd.tag,
-		                              "Unknown command.");
-	} else if (!def->literals) {
-		char text[80];
-		snprintf(text, sizeof(text),
-		         "%s: a literal is not allowed here.", def->name);
-		act = imap_session_bad_tagged(s, out, cmd.tag, text);
+/* A literal was announced: a synchronizing one is accepted or refused now,
+ * before the client sends its octets; a non-synchronizing one is already
+ * on its way, so a command that may not have it is read to its end with
+ * the octets dropped, then refused (see imap_session_input). */
+static enum imap_action
+imap_session_literal(struct imap_session *s, struct buf *out)
+{
+	char text[80], tag[IMAP_TAG_MAX + 1];
+	const char *why;
+	if (s->coll.discard) {
+		/* refused already, and now it waits for a "+" */
+		why = s->refuse_text;
+		memcpy(tag, s->refuse_tag, sizeof(tag));
 	} else {
-		buf_append_str(out, "+ OK\r\n");
+		why = imap_session_literal_refusal(s, text, sizeof(text), tag);
+	}
+	if (why == NULL) {
+		if (s->coll.literal_sync)
+			buf_append_str(out, "+ OK\r\n");
 		imap_collect_accept(&s->coll);
 		return IMAP_ACTION_NONE;
 	}
+	if (!s->coll.literal_sync) {
+		snprintf(s->refuse_text, sizeof(s->refuse_text), "%s", why);
+		memcpy(s->refuse_tag, tag, sizeof(tag));
+		imap_collect_discard(&s->coll);
+		return IMAP_ACTION_NONE;
+	}
 	imap_collect_reset(&s->coll);
-	return act;
+	return imap_session_bad_tagged(s, out, tag[0] ? tag : NULL, why);
 }
 
 static enum imap_action
@@ -365,8 +391,15 @@ imap_session_execute(struct imap_session *s, struct buf *in, struct buf *out,
 			                  "Expected DONE.");
 		return IMAP_ACTION_IDLE_DONE;
 	}
-	if (n == 0)
-		return IMAP_ACTION_NONE; /* an empty line is no command */
+	if (n == 0) {
+		/* An empty line is no command. Before login it costs what a
+		 * bad command costs, or a client could stay for ever on
+		 * "\r\n" alone. */
+		if (s->state != IMAP_STATE_NOTAUTH)
+			return IMAP_ACTION_NONE;
+		return imap_session_bad_tagged(s, out, NULL,
+		                               "BAD Empty command line.");
+	}
 	if (!s->greeted_line) {
 		s->greeted_line = true;
 		if (imap_looks_like_http(p, n)) {
@@ -444,6 +477,14 @@ imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
 			imap_session_bye(s, out, "Line too long.");
 			return IMAP_ACTION_CLOSE;
 		case IMAP_COLLECT_DONE:
+			if (s->coll.discard) {
+				imap_collect_reset(&s->coll);
+				act = imap_session_bad_tagged(
+				        s, out,
+				        s->refuse_tag[0] ? s->refuse_tag : NULL,
+				        s->refuse_text);
+				break;
+			}
 			act = imap_session_execute(s, in, out,
 			                           s->coll.literals);
 			imap_collect_reset(&s->coll);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "lib/log.h"
 #include "net/watch.h"
@@ -67,13 +66,13 @@ struct conn {
 	bool mail_resume; /* run the mail command again once out drains */
 	struct engine_presence *presence; /* a device slot, while logged in */
 	bool handshaking;
-	bool greet_after_tls;  /* implicit TLS: greet once handshaken */
-	bool starttls_pending; /* flush the OK, then handshake */
-	bool closing;          /* flush, then close */
-	bool dead;             /* closed; freed when its job returns */
-	bool counted_peer;     /* holds a slot in the per-address limit */
-	bool counted_device;   /* holds one in the per-device limit instead */
-	uint8_t device_key[16];
+	bool greet_after_tls;       /* implicit TLS: greet once handshaken */
+	bool starttls_pending;      /* flush the OK, then handshake */
+	bool closing;               /* flush, then close */
+	bool dead;                  /* closed; freed when its job returns */
+	bool counted_peer;          /* holds a slot in the per-address limit */
+	uint64_t login_deadline_ms; /* monotonic: authenticated by then */
+	bool timer_is_deadline;     /* the armed timeout is that deadline */
 	bool ssl_wants_read, ssl_wants_write;
 };
 
@@ -109,45 +108,15 @@ conn_set_peer_text(struct conn *c)
 }
 
 /*
- * Behind carrier-grade NAT thousands of devices share one address, and an
- * attacker there must not use up the address's slots for everyone: once a
- * connection names its device (CLIENTID), it counts against that device's
- * slots instead (CID-POL-6). If the device has none left it stays on the
- * address's count; CLIENTID itself is never refused (CID-RES-1).
+ * An unauthenticated connection holds a slot of its address until it logs
+ * in, whatever it says first: a CLIENTID cannot move it elsewhere, or a
+ * fresh token per connection would make the address's cap meaningless
+ * (docs/POLICY.md). Who is trusted is only known at authentication, and
+ * the pre-login deadline bounds how long anyone holds a slot.
  */
-static void
-conn_move_to_device(struct conn *c)
-{
-	const struct cid_identity *id;
-	if (!c->counted_peer || c->counted_device || c->sess == NULL ||
-	    (id = imap_session_clientid(c->sess)) == NULL)
-		return;
-	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, id->type, strlen(id->type) + 1) != 1 ||
-	    EVP_DigestUpdate(md, id->token, strlen(id->token)) != 1 ||
-	    EVP_DigestFinal_ex(md, digest, &len) != 1 || len < 16) {
-		EVP_MD_CTX_free(md);
-		return;
-	}
-	EVP_MD_CTX_free(md);
-	memcpy(c->device_key, digest, 16);
-	if (!peerlimit_acquire_key(c->th->srv->devices, c->device_key))
-		return;
-	peerlimit_release(c->th->srv->peers, (struct sockaddr *)&c->peer);
-	c->counted_peer = false;
-	c->counted_device = true;
-}
-
 static void
 conn_release_peer(struct conn *c)
 {
-	if (c->counted_device) {
-		peerlimit_release_key(c->th->srv->devices, c->device_key);
-		c->counted_device = false;
-	}
 	if (c->counted_peer) {
 		peerlimit_release(c->th->srv->peers,
 		                  (struct sockaddr *)&c->peer);
@@ -235,13 +204,31 @@ conn_settle(struct conn *c, bool reset_timer)
 		conn_free(c);
 }
 
+static bool
+conn_authenticated(const struct conn *c)
+{
+	return c->sess != NULL && imap_session_authenticated(c->sess);
+}
+
+/* Before login, the idle timeout never reaches past the login deadline:
+ * sending something now and then does not buy an unauthenticated client
+ * more time. *deadline tells whether the deadline is what will fire. */
 static uint64_t
-conn_timeout_ms(const struct conn *c)
+conn_timeout_ms(const struct conn *c, bool *deadline)
 {
 	const struct server_options *o = &c->th->srv->opts;
-	return c->sess != NULL && imap_session_authenticated(c->sess)
-	               ? o->timeout_auth_ms
-	               : o->timeout_preauth_ms;
+	*deadline = false;
+	if (conn_authenticated(c))
+		return o->timeout_auth_ms;
+	if (conn_busy(c))
+		return o->timeout_preauth_ms; /* our turn, not the client's */
+	uint64_t now = clock_mono_ms();
+	uint64_t left = c->login_deadline_ms > now ? c->login_deadline_ms - now
+	                                           : 1; /* due: fire at once */
+	if (left >= o->timeout_preauth_ms)
+		return o->timeout_preauth_ms;
+	*deadline = true;
+	return left;
 }
 
 static void
@@ -259,7 +246,7 @@ conn_update_events(struct conn *c, bool reset_timer)
 		want |= EV_WRITE;
 	if (want == c->ev_flags && !reset_timer)
 		return;
-	uint64_t ms = conn_timeout_ms(c);
+	uint64_t ms = conn_timeout_ms(c, &c->timer_is_deadline);
 	struct timeval tv = {(time_t)(ms / 1000),
 	                     (suseconds_t)(ms % 1000) * 1000};
 	if (want != c->ev_flags) {
@@ -498,7 +485,7 @@ conn_auth_submit(struct conn *c)
 	j->started_ms = clock_mono_ms();
 	/* Credentials that logged in recently jump the queue: a flood of
 	 * wrong passwords must not keep known users waiting. */
-	workers_submit(c->th->srv->workers, &j->job,
+	workers_submit(c->th->srv->auth_workers, &j->job,
 	               auth_fast_path(c->th->srv->opts.auth, req));
 }
 
@@ -571,7 +558,7 @@ conn_mail_job_start(struct conn *c, void (*run)(struct worker_job *),
 	j->job.done.fn = done;
 	j->job.origin = &c->th->loop;
 	c->mail_job = j;
-	workers_submit(c->th->srv->workers, &j->job, false);
+	workers_submit(c->th->srv->mail_workers, &j->job, false);
 	return j;
 }
 
@@ -676,7 +663,6 @@ conn_pump(struct conn *c)
 		if (!c->closing && !c->starttls_pending && !conn_busy(c)) {
 			enum imap_action act =
 			        imap_session_input(c->sess, &c->in, &c->out);
-			conn_move_to_device(c);
 			switch (act) {
 			case IMAP_ACTION_NONE:
 				break;
@@ -751,7 +737,10 @@ conn_timeout(struct conn *c)
 		conn_destroy(c);
 		return;
 	}
-	imap_session_bye(c->sess, &c->out, "Disconnected for inactivity.");
+	imap_session_bye(c->sess, &c->out,
+	                 c->timer_is_deadline && !conn_authenticated(c)
+	                         ? "Login timed out."
+	                         : "Disconnected for inactivity.");
 	c->closing = true;
 	conn_pump(c);
 }
@@ -794,6 +783,7 @@ conn_accept(struct io_thread *th, int fd, const struct sockaddr *peer,
 	}
 	c->th = th;
 	c->fd = fd;
+	c->login_deadline_ms = clock_mono_ms() + srv->opts.timeout_login_ms;
 	memcpy(&c->peer, peer,
 	       peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
 	conn_set_peer_text(c);

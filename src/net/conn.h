@@ -32,9 +32,11 @@ struct server {
 	struct server_options opts;
 	struct io_thread *threads;
 	unsigned nthreads;
-	struct workers *workers;
-	struct peerlimit *peers;
-	struct peerlimit *devices; /* unauthenticated connections per device */
+	/* Two pools, so a login never queues behind mail work that may wait
+	 * on a folder lock or the disk. */
+	struct workers *auth_workers;
+	struct workers *mail_workers;
+	struct peerlimit *peers; /* unauthenticated connections per address */
 	atomic_uint nconns;
 };
 

@@ -93,10 +93,8 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 	srv->nthreads = opts->io_threads;
 	srv->threads = calloc(srv->nthreads, sizeof(*srv->threads));
 	srv->peers = peerlimit_new(opts->max_connections_per_ip);
-	srv->devices = peerlimit_new(opts->max_connections_per_device);
 	atomic_init(&srv->nconns, 0);
-	if (srv->threads == NULL || srv->peers == NULL ||
-	    srv->devices == NULL) {
+	if (srv->threads == NULL || srv->peers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		server_free(srv);
 		return NULL;
@@ -148,8 +146,9 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 bool
 server_start(struct server *srv)
 {
-	srv->workers = workers_new(srv->opts.auth_workers);
-	if (srv->workers == NULL)
+	srv->auth_workers = workers_new(srv->opts.auth_workers);
+	srv->mail_workers = workers_new(srv->opts.mail_workers);
+	if (srv->auth_workers == NULL || srv->mail_workers == NULL)
 		return false;
 	for (unsigned t = 0; t < srv->nthreads; t++) {
 		struct io_thread *th = &srv->threads[t];
@@ -202,7 +201,8 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	/* Workers first: their completions post to the loops below. */
-	workers_free(srv->workers);
+	workers_free(srv->auth_workers);
+	workers_free(srv->mail_workers);
 	for (unsigned t = 0; srv->threads != NULL && t < srv->nthreads; t++) {
 		struct io_thread *th = &srv->threads[t];
 		if (th->listen_fds != NULL)
@@ -215,6 +215,5 @@ server_free(struct server *srv)
 	}
 	free(srv->threads);
 	peerlimit_free(srv->peers);
-	peerlimit_free(srv->devices);
 	free(srv);
 }

@@ -18,13 +18,13 @@ struct server_options {
 	struct imap_session_config session;
 	struct listen_addr *addrs;
 	size_t naddrs;
-	unsigned io_threads, auth_workers;
+	unsigned io_threads, auth_workers, mail_workers;
 	uint64_t timeout_preauth_ms, timeout_auth_ms;
+	uint64_t timeout_login_ms; /* from connect to authenticated */
 	uint64_t auth_failure_delay_ms;
 	unsigned max_connections, max_connections_per_ip;
-	unsigned max_connections_per_device; /* before login, by CLIENTID */
-	struct tls_server *tls;              /* borrowed */
-	struct auth_service *auth;           /* borrowed */
+	struct tls_server *tls;    /* borrowed */
+	struct auth_service *auth; /* borrowed */
 };
 
 struct server;

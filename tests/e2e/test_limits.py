@@ -155,6 +155,107 @@ class IdleTimeout(ServerTestCase):
         self.assertEqual(c.read_until_closed(timeout=6), [b"* BYE Disconnected for inactivity."])
 
 
+class LoginDeadline(ServerTestCase):
+    """timeout_login: an absolute deadline to authenticate, whatever the client
+    sends meanwhile (issue: pre-auth bounded per connection)."""
+
+    server_overrides = {"timeout_login": "2s", "timeout_preauth": "60s"}
+    ctl_user = False
+
+    def test_busy_client_is_cut_at_the_deadline(self):
+        """NOOP every 0.3 s keeps the idle timeout (60 s) from firing, but not
+        the login deadline: `* BYE Login timed out.` at about 2 s."""
+        t0 = time.monotonic()
+        c = self.connect(tls=True)
+        lines = []
+        while True:
+            try:
+                c.send(b"n NOOP\r\n")
+            except OSError:
+                break
+            try:
+                line = c.readline(timeout=0.3)
+            except TimeoutError:
+                continue
+            except Exception:
+                break
+            if line.startswith(b"* BYE"):
+                lines.append(line)
+                break
+            self.assertLess(time.monotonic() - t0, 10, "never cut")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(lines, [b"* BYE Login timed out."])
+        self.assertGreaterEqual(elapsed, 1.8)
+        self.assertLess(elapsed, 8)
+
+    def test_byte_drip_is_cut_at_the_deadline(self):
+        """One byte of a command at a time, never a whole line."""
+        t0 = time.monotonic()
+        c = self.connect(tls=True)
+        closed = []
+        for ch in b"a NOOP":
+            c.send(bytes([ch]))
+            try:
+                closed = c.read_until_closed(timeout=0.4)
+                break
+            except TimeoutError:
+                pass
+        if not closed:
+            closed = c.read_until_closed(timeout=8)
+        self.assertEqual(closed, [b"* BYE Login timed out."])
+        self.assertGreaterEqual(time.monotonic() - t0, 1.8)
+
+    def test_logged_in_before_the_deadline_stays(self):
+        """The deadline is for logging in: a session that did is not cut."""
+        c = self.connect(tls=True)
+        self.assertLoggedIn(c.cmd("LOGIN joe password")[1])
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3:
+            self.assertEqual(c.cmd("NOOP")[1], b"OK NOOP completed.")
+            time.sleep(0.2)
+
+
+class PreauthHoarding(ServerTestCase):
+    """Pre-auth input is bounded per command, not only per line and literal:
+    limit_command_preauth (8k by default) counts literal octets too."""
+
+    ctl_user = False
+
+    def test_nonsync_literals_cannot_pile_up(self):
+        """510 non-synchronizing 4 KiB literals in one command (2 MB held on
+        main at 11e0853): `* BYE Literal too large.` once the command would
+        pass 8 KiB, and the connection closes."""
+        c = self.connect(tls=True)
+        chunk = b"".join(b'"k%d" {4000+}\r\n' % i + b"v" * 4000 + b" "
+                         for i in range(4))
+        c.send(b"a ID (" + chunk)
+        self.assertEqual(c.read_until_closed(timeout=5), [b"* BYE Literal too large."])
+
+    def test_nonsync_literal_to_command_without_literals(self):
+        """A non-synchronizing literal is checked against the command table
+        like a synchronizing one: read, dropped, refused with BAD."""
+        c = self.connect(tls=True)
+        c.send(b"a CAPABILITY {5+}\r\nhello\r\n")
+        self.assertEqual(c.readline(), b"a BAD CAPABILITY: a literal is not allowed here.")
+        self.assertEqual(c.cmd("NOOP")[1], b"OK NOOP completed.")
+
+    def test_empty_lines_count_as_errors(self):
+        """CRLF alone is no command; three in a row end the connection like
+        three bad commands."""
+        c = self.connect(tls=True)
+        c.send(b"\r\n\r\n\r\n")
+        self.assertEqual(c.read_until_closed(timeout=5),
+                         [b"* BAD Empty command line."] * 3 +
+                         [b"* BYE Too many invalid commands."])
+
+    def test_empty_lines_after_login_are_ignored(self):
+        c = self.connect(tls=True)
+        self.assertLoggedIn(c.cmd("LOGIN joe password")[1])
+        for _ in range(5):
+            c.send(b"\r\n")
+        self.assertEqual(c.cmd("NOOP")[1], b"OK NOOP completed.")
+
+
 class PerIpCap(ServerTestCase):
     server_overrides = {"max_connections_per_ip": "2"}
     ctl_user = False

@@ -19,9 +19,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct imap_limits limits[] = {
-        {4096, 4096, 4},    /* pre-auth defaults */
-        {65536, 65536, 32}, /* post-auth defaults */
-        {256, 0, 1},        /* the smallest configurable */
+        {4096, 4096, 4, 8192},       /* pre-auth defaults */
+        {65536, 65536, 32, 2097152}, /* post-auth defaults */
+        {256, 0, 1, 256},            /* the smallest configurable */
+        {1024, 1024, 4, 2048},       /* literals bounded by the budget */
 };
 
 #define CHECK(cond)                                                            \
@@ -122,9 +123,8 @@ collect(const uint8_t *data, size_t size, size_t chunk, bool raw,
 			len -= consumed;
 			/* Memory never exceeds the limits. */
 			CHECK(c.text_len <= lim->line_max);
-			CHECK(c.cmd.len <=
-			      c.text_len +
-			              (uint64_t)c.literals * lim->literal_max);
+			CHECK(c.cmd.len == c.text_len + c.literal_octets);
+			CHECK(c.cmd.len <= lim->command_max);
 			switch (st) {
 			case IMAP_COLLECT_MORE:
 				CHECK(len == 0);
@@ -140,10 +140,20 @@ collect(const uint8_t *data, size_t size, size_t chunk, bool raw,
 				CHECK(c.cmd.data == NULL && c.raw == raw);
 				break;
 			case IMAP_COLLECT_LITERAL:
-				CHECK(!raw && c.literal_sync);
+				CHECK(!raw);
 				CHECK(c.literal_left <= lim->literal_max);
-				buf_append_str(trace, "L");
-				imap_collect_accept(&c);
+				buf_append_str(trace,
+				               c.literal_sync ? "L" : "N");
+				/* refuse every third non-synchronizing one, as
+				 * a session does for a command without literals,
+				 * so the discarding path is framed the same
+				 * whole and byte by byte */
+				if (!c.literal_sync && c.literals % 3 == 0)
+					imap_collect_discard(&c);
+				else if (c.literal_sync && c.discard)
+					stopped = true;
+				else
+					imap_collect_accept(&c);
 				break;
 			case IMAP_COLLECT_LINE_TOO_LONG:
 			case IMAP_COLLECT_LITERAL_TOO_LARGE:

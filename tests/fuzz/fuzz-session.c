@@ -47,8 +47,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	        .starttls = false,
 	        .clientid = true,
 	        .login_plaintext = false,
-	        .preauth = {4096, 4096, 4},
-	        .postauth = {65536, 65536, 32},
+	        .preauth = {4096, 4096, 4, 8192},
+	        .postauth = {65536, 65536, 32, 2097152},
 	        .bad_max_preauth = 3,
 	        .version = "0.1.0",
 	};

@@ -27,8 +27,8 @@ run(const char *input)
 	struct imap_session_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.clientid = true;
-	cfg.preauth = (struct imap_limits){4096, 4096, 4};
-	cfg.postauth = (struct imap_limits){65536, 65536, 32};
+	cfg.preauth = (struct imap_limits){4096, 4096, 4, 8192};
+	cfg.postauth = (struct imap_limits){65536, 65536, 32, 2 * 1024 * 1024};
 	cfg.bad_max_preauth = 3;
 	cfg.version = "0.1.0";
 	struct imap_session *s = imap_session_new(&cfg, true);

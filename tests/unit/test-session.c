@@ -69,8 +69,8 @@ cfg_init(struct imap_session_config *cfg, bool starttls, bool clientid,
 	cfg->starttls = starttls;
 	cfg->clientid = clientid;
 	cfg->login_plaintext = plaintext;
-	cfg->preauth = (struct imap_limits){4096, 4096, 4};
-	cfg->postauth = (struct imap_limits){65536, 65536, 32};
+	cfg->preauth = (struct imap_limits){4096, 4096, 4, 8192};
+	cfg->postauth = (struct imap_limits){65536, 65536, 32, 2 * 1024 * 1024};
 	cfg->bad_max_preauth = 3;
 	cfg->version = "0.1.0";
 }
@@ -415,7 +415,7 @@ clientid_nonsync_literal_bad(void **state)
 	/* CID-SYN-3 */
 	struct t *t = t_tls(state);
 	t_cmd(t, "a CLIENTID UUID {5+}\r\nabcde\r\n",
-	      "a BAD CLIENTID: a literal is not a token.\r\n");
+	      "a BAD CLIENTID: a literal is not allowed here.\r\n");
 	/* It did not use up the one allowed (CID-RST-3). */
 	t_cmd(t, "b CLIENTID UUID abcde\r\n", "b OK CLIENTID accepted.\r\n");
 }
@@ -677,8 +677,15 @@ unknown_and_missing_command(void **state)
 	t_cmd(t, "d ENABLE X\r\n", "d BAD Unknown command.\r\n");
 	t_cmd(t, "e NOOP\r\n", "e OK NOOP completed.\r\n");
 	t_cmd(t, "f NOOP x\r\n", "f BAD NOOP takes no arguments.\r\n");
-	/* An empty line is no command. */
-	t_cmd(t, "\r\n", "");
+	/* An empty line is no command; before login it counts as a bad
+	 * one, so "\r\n" now and then cannot keep a connection alive. */
+	t_cmd(t, "\r\n", "* BAD Empty command line.\r\n");
+	t_cmd(t, "g NOOP\r\n", "g OK NOOP completed.\r\n");
+	assert_int_equal(t_send(t, "\r\n\r\n\r\n"), IMAP_ACTION_CLOSE);
+	t_expect(t, "* BAD Empty command line.\r\n"
+	            "* BAD Empty command line.\r\n"
+	            "* BAD Empty command line.\r\n"
+	            "* BYE Too many invalid commands.\r\n");
 }
 
 static void
@@ -790,6 +797,75 @@ literal_for_command_without_literals(void **state)
 	      "a BAD NOOP: a literal is not allowed here.\r\n");
 	t_cmd(t, "b FOO {3}\r\n", "b BAD Unknown command.\r\n");
 	t_cmd(t, "c NOOP\r\n", "c OK NOOP completed.\r\n");
+}
+
+/* Non-synchronizing literals are checked against the command table as
+ * synchronizing ones are: their octets are read and dropped, and the
+ * command is refused once it ends, so the client stays in step. */
+static void
+nonsync_literal_for_command_without_literals(void **state)
+{
+	struct t *t = t_tls(state);
+	t_cmd(t, "a NOOP {3+}\r\nabc\r\n",
+	      "a BAD NOOP: a literal is not allowed here.\r\n");
+	t_cmd(t, "b FOO {3+}\r\nabc {2+}\r\nxy\r\n",
+	      "b BAD Unknown command.\r\n");
+	t_cmd(t, "c NOOP\r\n", "c OK NOOP completed.\r\n");
+	/* an invalid tag is never echoed */
+	t_cmd(t, "+x FOO {2+}\r\nab\r\n", "* BAD Invalid tag.\r\n");
+	t_cmd(t, "d NOOP\r\n", "d OK NOOP completed.\r\n");
+	/* a refused command that then asks for a "+" is answered at once */
+	t_cmd(t, "e CAPABILITY {2+}\r\nab {3}\r\n",
+	      "e BAD CAPABILITY: a literal is not allowed here.\r\n");
+	t_cmd(t, "f NOOP\r\n", "f OK NOOP completed.\r\n");
+	/* each counts as a bad command: three in a row end it */
+	assert_int_equal(t_send(t, "g NOOP {1+}\r\nx\r\nh NOOP {1+}\r\nx\r\n"
+	                           "i NOOP {1+}\r\nx\r\n"),
+	                 IMAP_ACTION_CLOSE);
+	t_expect(t, "g BAD NOOP: a literal is not allowed here.\r\n"
+	            "h BAD NOOP: a literal is not allowed here.\r\n"
+	            "i BAD NOOP: a literal is not allowed here.\r\n"
+	            "* BYE Too many invalid commands.\r\n");
+}
+
+/* A command's octets in memory are bounded as a whole, not only per line
+ * and per literal: before login 8 KiB here (limit_command_preauth). */
+static void
+command_octet_budget(void **state)
+{
+	struct t *t = t_tls(state);
+	char lit[3100];
+	t_cmd(t, "a ID (\"name\" {2000}\r\n", "+ OK\r\n");
+	memset(lit, 'x', 2000);
+	strcpy(lit + 2000, " \"x\" {3000}\r\n");
+	t_cmd(t, lit, "+ OK\r\n");
+	/* 5,041 octets held: 4,000 more would pass 8 KiB, so the literal
+	 * is refused before a single octet of it is sent */
+	memset(lit, 'y', 3000);
+	strcpy(lit + 3000, " \"z\" {4000}\r\n");
+	t_cmd(t, lit, "a BAD Literal too large.\r\n");
+	t_cmd(t, "b NOOP\r\n", "b OK NOOP completed.\r\n");
+}
+
+/* Non-synchronizing literals, each within literal_max, cannot add up to
+ * more than the command's budget: the one that would is a BYE. */
+static void
+command_octet_budget_nonsync_bye(void **state)
+{
+	struct t *t = t_tls(state);
+	struct buf cmd = BUF_INIT;
+	buf_append_str(&cmd, "a ID (");
+	for (int i = 0; i < 4; i++) {
+		buf_printf(&cmd, "\"k%d\" {3000+}\r\n", i);
+		for (int k = 0; k < 3000; k++)
+			buf_append(&cmd, "v", 1);
+		buf_append(&cmd, " ", 1);
+	}
+	buf_append_str(&cmd, ")\r\n");
+	assert_int_equal(t_send_n(t, buf_head(&cmd), buf_used(&cmd)),
+	                 IMAP_ACTION_CLOSE);
+	buf_free(&cmd);
+	t_expect(t, "* BYE Literal too large.\r\n");
 }
 
 /* ---- other commands ----------------------------------------------------- */
@@ -1063,6 +1139,9 @@ main(void)
 	        T(literal_too_large_nonsync_bye),
 	        T(line_too_long_bye),
 	        T(literal_for_command_without_literals),
+	        T(nonsync_literal_for_command_without_literals),
+	        T(command_octet_budget),
+	        T(command_octet_budget_nonsync_bye),
 	        T(id_command),
 	        T(id_command_errors),
 	        T(logout),
