@@ -47,6 +47,7 @@ static const char *const config_facilities[] = {
 #define KIB     1024ull
 #define MIB     (1024ull * 1024)
 #define HOUR_MS (3600ull * 1000)
+#define DAY_MS  (24 * HOUR_MS)
 
 static const struct config_key config_keys[] = {
         K(listen_imap, CONFIG_STRING, "127.0.0.1:143", 0, 0, NULL),
@@ -93,6 +94,13 @@ static const struct config_key config_keys[] = {
         K(policy_device_connections, CONFIG_UINT, "20", 0, 100000, NULL),
         K(registry_file, CONFIG_STRING, "state/registry.db", 0, 0, NULL),
         K(registry_store_tokens, CONFIG_BOOL, "no", 0, 0, NULL),
+        K(registry_audit_retention, CONFIG_DURATION, "90d", 0, 3650 * DAY_MS,
+          NULL),
+        K(registry_audit_max_rows, CONFIG_UINT, "10000000", 0, 1000000000,
+          NULL),
+        K(registry_pending_retention, CONFIG_DURATION, "30d", 0, 3650 * DAY_MS,
+          NULL),
+        K(registry_pending_max, CONFIG_UINT, "20", 0, 100000, NULL),
         K(ratelimit_window, CONFIG_DURATION, "15m", 1000, 24 * HOUR_MS, NULL),
         K(ratelimit_block_time, CONFIG_DURATION, "15m", 0, 24 * HOUR_MS, NULL),
         K(ratelimit_delay_base, CONFIG_DURATION, "1s", 0, HOUR_MS, NULL),
@@ -103,11 +111,18 @@ static const struct config_key config_keys[] = {
         K(ratelimit_account_block, CONFIG_UINT, "20", 0, 1000000, NULL),
         K(ratelimit_address_free, CONFIG_UINT, "10", 0, 1000000, NULL),
         K(ratelimit_address_block, CONFIG_UINT, "50", 0, 1000000, NULL),
+        K(ratelimit_network_free, CONFIG_UINT, "30", 0, 1000000, NULL),
+        K(ratelimit_network_block, CONFIG_UINT, "300", 0, 1000000, NULL),
+        K(ratelimit_network_v4, CONFIG_UINT, "24", 1, 32, NULL),
+        K(ratelimit_network_v6, CONFIG_UINT, "48", 1, 64, NULL),
         K(detect_token_accounts, CONFIG_UINT, "3", 1, 31, NULL),
         K(detect_token_window, CONFIG_DURATION, "1h", 1000, 24 * HOUR_MS, NULL),
         K(detect_token_block, CONFIG_BOOL, "no", 0, 0, NULL),
         K(detect_network_v4, CONFIG_UINT, "16", 1, 32, NULL),
         K(detect_network_v6, CONFIG_UINT, "48", 1, 128, NULL),
+        K(detect_churn_tokens, CONFIG_UINT, "20", 0, 31, NULL),
+        K(detect_churn_window, CONFIG_DURATION, "10m", 1000, 24 * HOUR_MS,
+          NULL),
         K(alert_events, CONFIG_STRING, "all", 0, 0, NULL),
         K(alert_syslog, CONFIG_BOOL, "yes", 0, 0, NULL),
         K(alert_webhook, CONFIG_STRING, "", 0, 0, NULL),
@@ -182,8 +197,10 @@ config_set(struct config *cfg, const struct config_key *k, const char *v)
 {
 	static const char *const size_units[] = {"", "k", "M", "G", NULL};
 	static const uint64_t size_scale[] = {1, KIB, MIB, 1024 * MIB};
-	static const char *const dur_units[] = {"", "ms", "s", "m", "h", NULL};
-	static const uint64_t dur_scale[] = {1000, 1, 1000, 60000, HOUR_MS};
+	static const char *const dur_units[] = {"",  "ms", "s", "m",
+	                                        "h", "d",  NULL};
+	static const uint64_t dur_scale[] = {1000,  1,       1000,
+	                                     60000, HOUR_MS, DAY_MS};
 	void *field = (char *)cfg + k->offset;
 	uint64_t n;
 
@@ -222,7 +239,7 @@ config_set(struct config *cfg, const struct config_key *k, const char *v)
 				       "G)";
 		} else if (!config_parse_scaled(v, dur_units, dur_scale, &n)) {
 			return "expected a duration (seconds, or with ms, s, "
-			       "m, h)";
+			       "m, h, d)";
 		}
 		if (n < k->min || (k->max != 0 && n > k->max))
 			return "out of range";

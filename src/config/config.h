@@ -51,14 +51,19 @@ struct config {
 	uint64_t policy_device_connections;
 	char *registry_file;
 	bool registry_store_tokens;
-	uint64_t ratelimit_window, ratelimit_block_time;    /* ms */
-	uint64_t ratelimit_delay_base, ratelimit_delay_max; /* ms */
+	uint64_t registry_audit_retention, registry_audit_max_rows; /* ms, */
+	uint64_t registry_pending_retention, registry_pending_max;  /* ms, */
+	uint64_t ratelimit_window, ratelimit_block_time;            /* ms */
+	uint64_t ratelimit_delay_base, ratelimit_delay_max;         /* ms */
 	uint64_t ratelimit_token_free, ratelimit_token_block;
 	uint64_t ratelimit_account_free, ratelimit_account_block;
 	uint64_t ratelimit_address_free, ratelimit_address_block;
+	uint64_t ratelimit_network_free, ratelimit_network_block;
+	uint64_t ratelimit_network_v4, ratelimit_network_v6; /* prefixes */
 	uint64_t detect_token_accounts, detect_token_window;
 	bool detect_token_block;
 	uint64_t detect_network_v4, detect_network_v6;
+	uint64_t detect_churn_tokens, detect_churn_window;
 	char *alert_events;
 	bool alert_syslog;
 	char *alert_webhook;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth/passdb.h"
+#include "lib/account.h"
 #include "ctl/ctl.h"
 #include "mail/mailstore.h"
 
@@ -23,8 +24,12 @@ ctl_deliver(const struct config *cfg, int argc, char **argv)
 		                "[FOLDER] < message\n");
 		return 2;
 	}
-	const char *user = argv[0], *folder = argc == 2 ? argv[1] : "INBOX";
-	if (!passdb_user_valid(user) || !mailstore_name_valid(user)) {
+	const char *folder = argc == 2 ? argv[1] : "INBOX";
+	/* the server's name for the account: its store, whatever the case */
+	char user[PASSDB_USER_MAX + 1];
+	account_canonical(argv[0], user, sizeof(user));
+	if (strlen(argv[0]) > PASSDB_USER_MAX || !passdb_user_valid(user) ||
+	    !mailstore_name_valid(user)) {
 		fprintf(stderr, "imapcidctl: invalid user name\n");
 		return 2;
 	}

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ctl/ctl.h"
+#include "lib/account.h"
 #include "policy/policy.h"
 #include "registry/registry.h"
 
@@ -218,7 +219,7 @@ ctl_device(struct registry *r, int argc, char **argv)
 	if (npos < 2)
 		return -1;
 	char account[REGISTRY_ACCOUNT_MAX + 1], fpr[REGISTRY_HASH_LEN + 1];
-	ctl_lower(account, pos[1], sizeof(account));
+	account_canonical(pos[1], account, sizeof(account));
 	if (strcmp(pos[0], "list") == 0 && npos == 2)
 		return ctl_device_list(r, account, json);
 	if (npos != 3)
@@ -297,7 +298,7 @@ ctl_policy(const struct config *cfg, struct registry *r, int argc, char **argv)
 		if (argc == 2) {
 			char account[REGISTRY_ACCOUNT_MAX + 1];
 			struct registry_account a;
-			ctl_lower(account, argv[1], sizeof(account));
+			account_canonical(argv[1], account, sizeof(account));
 			if (registry_account_get(r, account, &a) < 0)
 				return 1;
 			ctl_policy_row(account, &a, &c);
@@ -343,7 +344,7 @@ ctl_policy(const struct config *cfg, struct registry *r, int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[0], "set") == 0) {
 		char account[REGISTRY_ACCOUNT_MAX + 1];
 		struct registry_account a;
-		ctl_lower(account, argv[1], sizeof(account));
+		account_canonical(argv[1], account, sizeof(account));
 		if (registry_account_get(r, account, &a) < 0)
 			return 1;
 		enum policy_mode m;
@@ -445,7 +446,7 @@ ctl_audit(struct registry *r, int argc, char **argv)
 	}
 	char account[REGISTRY_ACCOUNT_MAX + 1];
 	if (user != NULL)
-		ctl_lower(account, user, sizeof(account));
+		account_canonical(user, account, sizeof(account));
 	struct ctl_out o = {json, 0};
 	if (json)
 		printf("[");

@@ -2,11 +2,29 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "ctl/ctl.h"
+#include "lib/privs.h"
 
 #define CTL_DEFAULT_CONFIG "/etc/imapcid/imapcidd.conf"
+
+/* Run as root with `user` set: become that user. */
+static bool
+ctl_become_user(const struct config *cfg)
+{
+	uid_t uid;
+	gid_t gid;
+	char err[256];
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return true;
+	if (privs_lookup(cfg->user, &uid, &gid, err, sizeof(err)) &&
+	    privs_drop(uid, gid, err, sizeof(err)))
+		return true;
+	fprintf(stderr, "imapcidctl: %s\n", err);
+	return false;
+}
 
 static void
 ctl_usage(FILE *f)
@@ -60,6 +78,13 @@ main(int argc, char **argv)
 		return 1;
 	int status;
 	const char *what = argv[optind];
+	/* What it writes for the server (messages, the registry and its
+	 * WAL files) must be the server's user's, not root's. Editing the
+	 * password file stays as invoked. */
+	if (strcmp(what, "user") != 0 && !ctl_become_user(cfg)) {
+		config_free(cfg);
+		return 1;
+	}
 	if (strcmp(what, "user") == 0) {
 		status = ctl_user(cfg, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(what, "deliver") == 0) {

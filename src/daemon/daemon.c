@@ -1,13 +1,13 @@
 #include "daemon.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -17,9 +17,11 @@
 #include "daemon/demo.h"
 #include "daemon/secret.h"
 #include "lib/log.h"
+#include "lib/privs.h"
 #include "net/server.h"
 #include "net/tls.h"
-#include "policy/engine.h"
+#include "decision/decision.h"
+#include "registry/writer.h"
 
 #define DAEMON_ERR_MAX 512
 
@@ -29,7 +31,9 @@ struct daemon {
 	struct server *srv;
 	struct tls_server *tls;
 	struct auth_service *auth;
-	struct policy_engine *engine;
+	struct decision *decision;
+	struct registry_writer *writer;
+	struct alert *alert;
 	char *mail_dir; /* absolute, for the sessions */
 };
 
@@ -145,13 +149,21 @@ daemon_alert_events(const char *list, unsigned *out)
 	return ok;
 }
 
-static struct policy_engine *
-daemon_engine(const struct config *cfg, const uint8_t *secret,
-              size_t secret_len)
+static unsigned
+daemon_cores(void)
 {
-	struct engine_options eo = {0};
-	struct policy_rules *r = &eo.rules;
-	char err[DAEMON_ERR_MAX];
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* The policy rules and every knob of the decision service, from the
+ * configuration. The rules' arrays are the service's once it is made. */
+static bool
+daemon_decision_options(const struct config *cfg, const char *registry,
+                        struct decision_options *o)
+{
+	struct policy_rules *r = &o->rules;
+	memset(o, 0, sizeof(*o));
 	policy_mode_parse(cfg->policy_mode, &r->mode);
 	r->require_clientid = cfg->policy_require_clientid;
 	r->learn_max_devices = (unsigned)cfg->policy_learn_devices;
@@ -162,7 +174,7 @@ daemon_engine(const struct config *cfg, const uint8_t *secret,
 	                       &r->ntypes_allow) &&
 	          daemon_split(cfg->policy_types_deny, &r->types_deny,
 	                       &r->ntypes_deny) &&
-	          daemon_alert_events(cfg->alert_events, &eo.alert_events);
+	          daemon_alert_events(cfg->alert_events, &o->alert_events);
 	r->types = calloc(cfg->ntypes ? cfg->ntypes : 1, sizeof(*r->types));
 	for (size_t i = 0; ok && r->types && i < cfg->ntypes; i++) {
 		const char *bad;
@@ -172,10 +184,9 @@ daemon_engine(const struct config *cfg, const uint8_t *secret,
 		                   &bad, &badlen);
 		r->ntypes++;
 	}
-	char *registry = config_path(cfg, cfg->registry_file);
-	eo.registry_path = registry;
-	eo.store_tokens = cfg->registry_store_tokens;
-	if (eo.store_tokens)
+	o->registry_path = registry;
+	o->store_tokens = cfg->registry_store_tokens;
+	if (o->store_tokens)
 		log_warn("registry_store_tokens is on: client-id tokens are "
 		         "stored in clear (debugging only)");
 	struct ratelimit_params base = {
@@ -184,18 +195,82 @@ daemon_engine(const struct config *cfg, const uint8_t *secret,
 	        .delay_base_ms = cfg->ratelimit_delay_base,
 	        .delay_max_ms = cfg->ratelimit_delay_max,
 	};
-	eo.rate_token = eo.rate_account = eo.rate_address = base;
-	eo.rate_token.free = (unsigned)cfg->ratelimit_token_free;
-	eo.rate_token.block = (unsigned)cfg->ratelimit_token_block;
-	eo.rate_account.free = (unsigned)cfg->ratelimit_account_free;
-	eo.rate_account.block = (unsigned)cfg->ratelimit_account_block;
-	eo.rate_address.free = (unsigned)cfg->ratelimit_address_free;
-	eo.rate_address.block = (unsigned)cfg->ratelimit_address_block;
-	eo.reuse_window_ms = cfg->detect_token_window;
-	eo.reuse_accounts = (unsigned)cfg->detect_token_accounts;
-	eo.network_v4_bits = (unsigned)cfg->detect_network_v4;
-	eo.network_v6_bits = (unsigned)cfg->detect_network_v6;
-	eo.alerts = (struct alert_options){
+	o->rate_token = o->rate_account = o->rate_address = o->rate_network =
+	        base;
+	o->rate_token.free = (unsigned)cfg->ratelimit_token_free;
+	o->rate_token.block = (unsigned)cfg->ratelimit_token_block;
+	o->rate_account.free = (unsigned)cfg->ratelimit_account_free;
+	o->rate_account.block = (unsigned)cfg->ratelimit_account_block;
+	o->rate_address.free = (unsigned)cfg->ratelimit_address_free;
+	o->rate_address.block = (unsigned)cfg->ratelimit_address_block;
+	o->rate_network.free = (unsigned)cfg->ratelimit_network_free;
+	o->rate_network.block = (unsigned)cfg->ratelimit_network_block;
+	o->budget_v4_bits = (unsigned)cfg->ratelimit_network_v4;
+	o->budget_v6_bits = (unsigned)cfg->ratelimit_network_v6;
+	o->reuse_window_ms = cfg->detect_token_window;
+	o->reuse_accounts = (unsigned)cfg->detect_token_accounts;
+	o->churn_window_ms = cfg->detect_churn_window;
+	o->churn_tokens = (unsigned)cfg->detect_churn_tokens;
+	o->network_v4_bits = (unsigned)cfg->detect_network_v4;
+	o->network_v6_bits = (unsigned)cfg->detect_network_v6;
+	o->pending_max = (unsigned)cfg->registry_pending_max;
+	if (!ok || r->types == NULL)
+		log_error("policy: cannot set up the rules");
+	return ok && r->types != NULL;
+}
+
+static void
+daemon_free_rules(struct policy_rules *r)
+{
+	for (size_t i = 0; i < r->ntypes_allow; i++)
+		free(r->types_allow[i]);
+	for (size_t i = 0; i < r->ntypes_deny; i++)
+		free(r->types_deny[i]);
+	for (size_t i = 0; i < r->ntypes; i++)
+		free(r->types[i].pattern);
+	free(r->types_allow);
+	free(r->types_deny);
+	free(r->types);
+}
+
+/* Retention is looked at four times per period, at most every 10 min. */
+#define DAEMON_RETENTION_CHECK_MAX_MS (10 * 60 * 1000)
+
+static struct registry_retention
+daemon_retention(const struct config *cfg)
+{
+	struct registry_retention k = {
+	        .audit_ms = cfg->registry_audit_retention,
+	        .audit_rows = cfg->registry_audit_max_rows,
+	        .pending_ms = cfg->registry_pending_retention,
+	        .interval_ms = DAEMON_RETENTION_CHECK_MAX_MS,
+	};
+	uint64_t shortest = UINT64_MAX;
+	if (k.audit_ms > 0)
+		shortest = k.audit_ms;
+	if (k.pending_ms > 0 && k.pending_ms < shortest)
+		shortest = k.pending_ms;
+	if (shortest / 4 < k.interval_ms)
+		k.interval_ms = shortest / 4 > 250 ? shortest / 4 : 250;
+	return k;
+}
+
+/* The services behind logins, made once privileges are dropped so that
+ * every file they create belongs to the unprivileged user. */
+static bool
+daemon_services(struct daemon *d, const uint8_t *secret, size_t secret_len)
+{
+	const struct config *cfg = d->cfg;
+	char err[DAEMON_ERR_MAX];
+	bool ok = false;
+	char *registry = config_path(cfg, cfg->registry_file);
+	char *passdb = config_path(cfg, cfg->passdb_file);
+	struct decision_options o;
+	bool rules =
+	        registry != NULL && daemon_decision_options(cfg, registry, &o);
+	if (!rules)
+		goto out;
+	struct alert_options ao = {
 	        .syslog = cfg->alert_syslog,
 	        .webhook = cfg->alert_webhook,
 	        .webhook_retries = (unsigned)cfg->alert_webhook_retries,
@@ -206,40 +281,128 @@ daemon_engine(const struct config *cfg, const uint8_t *secret,
 	        .mail_domain = cfg->alert_mail_domain,
 	        .sendmail = cfg->sendmail_path,
 	};
-	struct policy_engine *e = NULL;
-	if (ok && r->types != NULL && registry != NULL) {
-		/* the engine owns the rules from here, even on failure */
-		e = policy_engine_new(&eo, secret, secret_len, err,
-		                      sizeof(err));
-		if (e == NULL)
-			log_error("registry: %s", err);
-	} else {
-		log_error("policy: cannot set up the rules");
+	if ((d->alert = alert_new(&ao, err, sizeof(err))) == NULL) {
+		log_error("alert: %s", err);
+		goto out;
 	}
+	struct registry_retention keep = daemon_retention(cfg);
+	d->writer = registry_writer_new(registry, &keep, err, sizeof(err));
+	if (d->writer == NULL) {
+		log_error("registry: %s", err);
+		goto out;
+	}
+	d->decision = decision_new(&o, secret, secret_len, d->writer, d->alert,
+	                           err, sizeof(err));
+	rules = false; /* the service owns them now, or freed them */
+	if (d->decision == NULL) {
+		log_error("policy: %s", err);
+		goto out;
+	}
+	struct auth_options auo = {
+	        .passdb_path = passdb,
+	        .dummy_scheme = cfg->default_pass_scheme,
+	        .cache_size = (size_t)cfg->auth_cache_size,
+	        .cache_ttl_ms = cfg->auth_cache_ttl,
+	        .workers = cfg->auth_workers ? (unsigned)cfg->auth_workers
+	                                     : daemon_cores(),
+	        .failure_delay_ms = cfg->auth_failure_delay,
+	};
+	d->auth = auth_service_new(&auo, d->decision, err, sizeof(err));
+	if (d->auth == NULL) {
+		log_error("passdb: %s", err);
+		goto out;
+	}
+	ok = true;
+out:
+	if (rules)
+		daemon_free_rules(&o.rules);
 	free(registry);
-	return e;
+	free(passdb);
+	return ok;
 }
 
+/* Who to become after binding, resolved while the user database can
+ * still be read; without `user`, whoever we are. */
 static bool
-daemon_drop_privileges(const char *user)
+daemon_lookup_user(const char *user, uid_t *uid, gid_t *gid)
 {
+	*uid = geteuid();
+	*gid = getegid();
 	if (user[0] == '\0') {
 		if (geteuid() == 0)
 			log_warn("running as root: set 'user' to drop "
 			         "privileges after binding");
 		return true;
 	}
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL) {
-		log_error("user %s: no such user", user);
-		return false;
-	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		log_error("cannot become %s: %s", user, strerror(errno));
+	char err[DAEMON_ERR_MAX];
+	if (!privs_lookup(user, uid, gid, err, sizeof(err))) {
+		log_error("%s", err);
 		return false;
 	}
 	return true;
+}
+
+/* A path of our own state that an earlier run as root left to root is
+ * given to the user we run as; anything else is left as it is. */
+static void
+daemon_own(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || st.st_uid == uid ||
+	    (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)))
+		return;
+	if (st.st_uid != 0) {
+		log_warn("%s belongs to uid %u, not to the user we run as",
+		         path, (unsigned)st.st_uid);
+		return;
+	}
+	if (chown(path, uid, gid) < 0)
+		log_error("cannot give %s to uid %u: %s", path, (unsigned)uid,
+		          strerror(errno));
+}
+
+/* Before dropping root: everything the unprivileged user will write
+ * (the state directory, its secret, the registry and its WAL files, the
+ * mail root) is made or given to it. Users' stores are made later, by the
+ * server as that user. */
+static bool
+daemon_prepare_state(const struct config *cfg, uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0 || uid == 0)
+		return true;
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char *state = config_path(cfg, cfg->state_dir);
+	char *registry = config_path(cfg, cfg->registry_file);
+	char *mail = config_path(cfg, cfg->mail_dir);
+	bool ok = state != NULL && registry != NULL && mail != NULL;
+	if (ok) {
+		char path[PATH_MAX];
+		daemon_own(state, uid, gid);
+		snprintf(path, sizeof(path), "%s/secret", state);
+		daemon_own(path, uid, gid);
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes);
+		     i++) {
+			snprintf(path, sizeof(path), "%s%s", registry,
+			         suffixes[i]);
+			daemon_own(path, uid, gid);
+		}
+		if (mkdir(mail, 0700) == 0 || errno == EEXIST)
+			daemon_own(mail, uid, gid);
+	}
+	free(state);
+	free(registry);
+	free(mail);
+	return ok;
+}
+
+static bool
+daemon_drop_privileges(const char *user, uid_t uid, gid_t gid)
+{
+	char err[DAEMON_ERR_MAX];
+	if (user[0] == '\0' || privs_drop(uid, gid, err, sizeof(err)))
+		return true;
+	log_error("%s: %s", user, err);
+	return false;
 }
 
 static void
@@ -255,13 +418,6 @@ daemon_demo_help(const char *conf, const struct server_options *o)
 	demo_print_help(conf, imap, imaps);
 }
 
-static unsigned
-daemon_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 /* Many idle connections need many descriptors: take all we may. */
 static void
 daemon_raise_nofile(void)
@@ -273,31 +429,20 @@ daemon_raise_nofile(void)
 	}
 }
 
+/* As root, if started so: the secret, the certificate, the ports. */
 static bool
-daemon_setup(struct daemon *d, struct server_options *o)
+daemon_setup(struct daemon *d, struct server_options *o,
+             uint8_t secret[SECRET_LEN])
 {
 	const struct config *cfg = d->cfg;
 	char err[DAEMON_ERR_MAX];
-	uint8_t secret[SECRET_LEN];
 	char *state = config_path(cfg, cfg->state_dir);
-	char *passdb = config_path(cfg, cfg->passdb_file);
 	char *cert = config_path(cfg, cfg->tls_cert);
 	char *key = config_path(cfg, cfg->tls_key);
 	bool ok = false;
 
 	if (!secret_load(state, secret, err, sizeof(err))) {
 		log_error("state: %s", err);
-		goto out;
-	}
-	d->engine = daemon_engine(cfg, secret, sizeof(secret));
-	explicit_bzero(secret, sizeof(secret));
-	if (d->engine == NULL)
-		goto out;
-	d->auth = auth_service_new(passdb, cfg->default_pass_scheme, d->engine,
-	                           (size_t)cfg->auth_cache_size,
-	                           cfg->auth_cache_ttl, err, sizeof(err));
-	if (d->auth == NULL) {
-		log_error("passdb: %s", err);
 		goto out;
 	}
 	d->tls = tls_server_new(cert, key, cfg->tls_min_version, err,
@@ -334,8 +479,6 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	o->session.append_limit = cfg->limit_literal;
 	o->io_threads =
 	        cfg->io_threads ? (unsigned)cfg->io_threads : daemon_cores();
-	o->auth_workers = cfg->auth_workers ? (unsigned)cfg->auth_workers
-	                                    : daemon_cores();
 	/* Mail work mostly waits (the disk, a folder's lock): more threads
 	 * than cores keep one slow folder from holding up the others. */
 	o->mail_workers = cfg->mail_workers ? (unsigned)cfg->mail_workers
@@ -343,11 +486,9 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	o->timeout_preauth_ms = cfg->timeout_preauth;
 	o->timeout_auth_ms = cfg->timeout_auth;
 	o->timeout_login_ms = cfg->timeout_login;
-	o->auth_failure_delay_ms = cfg->auth_failure_delay;
 	o->max_connections = (unsigned)cfg->max_connections;
 	o->max_connections_per_ip = (unsigned)cfg->max_connections_per_ip;
 	o->tls = d->tls;
-	o->auth = d->auth;
 	d->srv = server_new(o, err, sizeof(err));
 	if (d->srv == NULL) {
 		log_error("listen: %s", err);
@@ -356,7 +497,6 @@ daemon_setup(struct daemon *d, struct server_options *o)
 	ok = true;
 out:
 	free(state);
-	free(passdb);
 	free(cert);
 	free(key);
 	return ok;
@@ -377,8 +517,17 @@ daemon_run(const struct config *cfg, const char *demo_conf)
 	signal(SIGPIPE, SIG_IGN);
 	daemon_raise_nofile();
 	d.base = event_base_new();
-	if (d.base == NULL || !daemon_setup(&d, &o) ||
-	    !daemon_drop_privileges(cfg->user))
+	uint8_t secret[SECRET_LEN];
+	uid_t uid;
+	gid_t gid;
+	bool ready = d.base != NULL &&
+	             daemon_lookup_user(cfg->user, &uid, &gid) &&
+	             daemon_setup(&d, &o, secret) &&
+	             daemon_prepare_state(cfg, uid, gid) &&
+	             daemon_drop_privileges(cfg->user, uid, gid) &&
+	             daemon_services(&d, secret, sizeof(secret));
+	explicit_bzero(secret, sizeof(secret));
+	if (!ready)
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		sigs[i] =
@@ -386,7 +535,7 @@ daemon_run(const struct config *cfg, const char *demo_conf)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
 			goto out;
 	}
-	if (!server_start(d.srv)) {
+	if (!server_start(d.srv, d.auth)) {
 		log_error("cannot start threads");
 		goto out;
 	}
@@ -402,10 +551,14 @@ out:
 	for (int i = 0; i < 3; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
+	/* Logins still in flight finish into the writer, and the writer's
+	 * answers are posted to the I/O loops: both before the loops go. */
+	auth_service_free(d.auth);
+	registry_writer_free(d.writer);
 	server_free(d.srv);
 	tls_server_free(d.tls);
-	auth_service_free(d.auth);
-	policy_engine_free(d.engine);
+	decision_free(d.decision);
+	alert_free(d.alert);
 	free(d.mail_dir);
 	free(o.addrs);
 	if (d.base != NULL)

@@ -514,7 +514,10 @@ imap_session_auth_done(struct imap_session *s, const struct auth_result *res,
 {
 	s->waiting = false;
 	if (res->ok) {
-		s->user = strdup(s->auth->user);
+		/* the canonical name, not the one typed: "DEMO" and "demo"
+		 * are one account with one mail store */
+		s->user = strdup(res->account[0] != '\0' ? res->account
+		                                         : s->auth->user);
 		if (s->user == NULL) {
 			imap_write_tagged(out, s->pending_tag, "NO",
 			                  "UNAVAILABLE", "Out of memory.");

@@ -30,17 +30,18 @@
 #define CONN_READ_CHUNK (16 * 1024)
 #define CONN_PEER_MAX   64
 
+/* An authentication in the auth service, then its answer on our loop. */
 struct conn_auth_job {
-	struct worker_job job;
+	struct auth_job aj; /* its request is the session's */
+	struct ioloop_task done;
 	struct conn *conn;
-	struct auth_request *req; /* owned by the session */
-	struct auth_result res;
-	uint64_t started_ms; /* monotonic, when the check was submitted */
+	bool returned; /* back on our loop, maybe waiting out its delay */
 };
 
 /* A mail command running on a worker, with the responses it writes. */
 struct conn_mail_job {
 	struct worker_job job;
+	struct ioloop_task done;
 	struct conn *conn;
 	struct buf out;
 	bool idle_sync; /* reporting changes during IDLE, not a command */
@@ -64,7 +65,7 @@ struct conn {
 	struct watch *watch[2];         /* while in IDLE */
 	bool idling, idle_dirty;
 	bool mail_resume; /* run the mail command again once out drains */
-	struct engine_presence *presence; /* a device slot, while logged in */
+	struct decision_presence *presence; /* a device slot, while logged in */
 	bool handshaking;
 	bool greet_after_tls;       /* implicit TLS: greet once handshaken */
 	bool starttls_pending;      /* flush the OK, then handshake */
@@ -181,9 +182,10 @@ conn_destroy(struct conn *c)
 	          c->sess && imap_session_user(c->sess)
 	                  ? imap_session_user(c->sess)
 	                  : "-");
-	if (c->job != NULL && c->job->job.run == NULL) {
+	if (c->job != NULL && c->job->returned) {
 		/* the job is back and only its failure delay was pending */
-		auth_session_end(c->th->srv->opts.auth, &c->job->res.presence);
+		auth_session_end(c->th->srv->opts.auth,
+		                 &c->job->aj.res.presence);
 		free(c->job);
 		c->job = NULL;
 	}
@@ -383,25 +385,18 @@ conn_handshake(struct conn *c)
 }
 
 static void
-conn_auth_run(struct worker_job *job)
-{
-	struct conn_auth_job *j = (struct conn_auth_job *)job;
-	auth_verify(j->conn->th->srv->opts.auth, j->req, &j->res);
-}
-
-static void
 conn_auth_finish(struct conn *c)
 {
 	struct conn_auth_job *j = c->job;
 	c->job = NULL;
-	imap_session_auth_done(c->sess, &j->res, &c->out);
-	if (j->res.presence.held) {
+	imap_session_auth_done(c->sess, &j->aj.res, &c->out);
+	if (j->aj.res.presence.held) {
 		c->presence = malloc(sizeof(*c->presence));
 		if (c->presence != NULL)
-			*c->presence = j->res.presence;
+			*c->presence = j->aj.res.presence;
 		else
 			auth_session_end(c->th->srv->opts.auth,
-			                 &j->res.presence);
+			                 &j->aj.res.presence);
 	}
 	free(j);
 	if (imap_session_authenticated(c->sess))
@@ -425,35 +420,24 @@ conn_delay_cb(evutil_socket_t fd, short what, void *arg)
 	conn_auth_finish(c);
 }
 
+/* On our loop: the answer, after the delay the service asks for (so a
+ * refusal looks like a wrong password, and a tarpit holds). */
 static void
 conn_auth_done(struct ioloop_task *task)
 {
 	struct conn_auth_job *j =
 	        (struct conn_auth_job *)((char *)task -
-	                                 offsetof(struct conn_auth_job,
-	                                          job.done));
+	                                 offsetof(struct conn_auth_job, done));
 	struct conn *c = j->conn;
-	j->job.run = NULL; /* marks the job as returned */
+	j->returned = true;
 	if (c->dead) {
-		auth_session_end(c->th->srv->opts.auth, &j->res.presence);
+		auth_session_end(c->th->srv->opts.auth, &j->aj.res.presence);
 		c->job = NULL;
 		free(j);
 		conn_settle(c, false);
 		return;
 	}
-	/* Every failure is answered auth_failure_delay after the command,
-	 * whatever its reason and however long its check took: a spent
-	 * budget (no hash), an unknown user (a dummy hash) and a policy
-	 * refusal look alike (CID-POL-2). A client past its free failures
-	 * waits its tarpit delay on top of that. */
-	uint64_t delay = j->res.delay_ms;
-	if (!j->res.ok) {
-		uint64_t fixed = c->th->srv->opts.auth_failure_delay_ms;
-		uint64_t spent = clock_mono_ms() - j->started_ms;
-		uint64_t pad = fixed > spent ? fixed - spent : 0;
-		if (pad > delay)
-			delay = pad;
-	}
+	uint64_t delay = j->aj.res.delay_ms;
 	if (delay > 0) {
 		c->delay_ev = evtimer_new(c->th->loop.base, conn_delay_cb, c);
 		struct timeval tv = {(time_t)(delay / 1000),
@@ -462,6 +446,14 @@ conn_auth_done(struct ioloop_task *task)
 			return;
 	}
 	conn_auth_finish(c);
+}
+
+/* On an auth service thread: hand the answer to the connection's loop. */
+static void
+conn_auth_complete(struct auth_job *aj)
+{
+	struct conn_auth_job *j = (struct conn_auth_job *)aj;
+	ioloop_post(&j->conn->th->loop, &j->done);
 }
 
 static void
@@ -477,16 +469,11 @@ conn_auth_submit(struct conn *c)
 	}
 	snprintf(req->peer, sizeof(req->peer), "%s", c->peer_text);
 	j->conn = c;
-	j->req = req;
-	j->job.run = conn_auth_run;
-	j->job.done.fn = conn_auth_done;
-	j->job.origin = &c->th->loop;
+	j->aj.req = req;
+	j->aj.complete = conn_auth_complete;
+	j->done.fn = conn_auth_done;
 	c->job = j;
-	j->started_ms = clock_mono_ms();
-	/* Credentials that logged in recently jump the queue: a flood of
-	 * wrong passwords must not keep known users waiting. */
-	workers_submit(c->th->srv->auth_workers, &j->job,
-	               auth_fast_path(c->th->srv->opts.auth, req));
+	auth_submit(c->th->srv->opts.auth, &j->aj);
 }
 
 static void
@@ -539,8 +526,15 @@ static struct conn_mail_job *
 conn_mail_job_of(struct ioloop_task *task)
 {
 	return (struct conn_mail_job *)((char *)task -
-	                                offsetof(struct conn_mail_job,
-	                                         job.done));
+	                                offsetof(struct conn_mail_job, done));
+}
+
+/* On the worker, once the job has run: back to the connection's loop. */
+static void
+conn_mail_job_post(struct worker_job *job)
+{
+	struct conn_mail_job *j = (struct conn_mail_job *)job;
+	ioloop_post(&j->conn->th->loop, &j->done);
 }
 
 /* A store job for c, marked as its one job in flight, sent to a worker;
@@ -555,8 +549,8 @@ conn_mail_job_start(struct conn *c, void (*run)(struct worker_job *),
 	j->idle_sync = idle_sync;
 	j->conn = c;
 	j->job.run = run;
-	j->job.done.fn = done;
-	j->job.origin = &c->th->loop;
+	j->job.finish = conn_mail_job_post;
+	j->done.fn = done;
 	c->mail_job = j;
 	workers_submit(c->th->srv->mail_workers, &j->job, false);
 	return j;

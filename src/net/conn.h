@@ -9,7 +9,7 @@
 #include "net/ioloop.h"
 #include "net/peerlimit.h"
 #include "net/server.h"
-#include "net/workers.h"
+#include "lib/workers.h"
 
 struct conn;
 
@@ -32,9 +32,8 @@ struct server {
 	struct server_options opts;
 	struct io_thread *threads;
 	unsigned nthreads;
-	/* Two pools, so a login never queues behind mail work that may wait
-	 * on a folder lock or the disk. */
-	struct workers *auth_workers;
+	/* Mail work, which may wait on a folder's lock or the disk; logins
+	 * have their own threads in the auth service, never behind it. */
 	struct workers *mail_workers;
 	struct peerlimit *peers; /* unauthenticated connections per address */
 	atomic_uint nconns;

@@ -6,18 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PEERLIMIT_BUCKETS 4096
+#include "lib/hmap.h"
 
-struct peerlimit_node {
-	uint8_t addr[16]; /* IPv4 as v4-mapped IPv6 */
-	unsigned count;
-	struct peerlimit_node *next;
-};
+/* The table starts this small and grows with the addresses connected. */
+#define PEERLIMIT_BUCKETS 1024
 
 struct peerlimit {
 	pthread_mutex_t lock;
 	unsigned max;
-	struct peerlimit_node *buckets[PEERLIMIT_BUCKETS];
+	/* 16-byte key -> count, as a pointer-sized integer: an address
+	 * with no connection is removed, so memory follows the load */
+	struct hmap *counts;
 };
 
 static void
@@ -33,21 +32,17 @@ peerlimit_key(const struct sockaddr *sa, uint8_t key[16])
 	}
 }
 
-static unsigned
-peerlimit_hash(const uint8_t key[16])
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % PEERLIMIT_BUCKETS;
-}
-
 struct peerlimit *
 peerlimit_new(unsigned max_per_peer)
 {
 	struct peerlimit *pl = calloc(1, sizeof(*pl));
 	if (pl == NULL)
 		return NULL;
+	pl->counts = hmap_new(PEERLIMIT_BUCKETS);
+	if (pl->counts == NULL) {
+		free(pl);
+		return NULL;
+	}
 	pthread_mutex_init(&pl->lock, NULL);
 	pl->max = max_per_peer;
 	return pl;
@@ -58,14 +53,7 @@ peerlimit_free(struct peerlimit *pl)
 {
 	if (pl == NULL)
 		return;
-	for (size_t i = 0; i < PEERLIMIT_BUCKETS; i++) {
-		struct peerlimit_node *n = pl->buckets[i];
-		while (n != NULL) {
-			struct peerlimit_node *next = n->next;
-			free(n);
-			n = next;
-		}
-	}
+	hmap_free(pl->counts, NULL);
 	pthread_mutex_destroy(&pl->lock);
 	free(pl);
 }
@@ -89,24 +77,11 @@ peerlimit_release(struct peerlimit *pl, const struct sockaddr *sa)
 bool
 peerlimit_acquire_key(struct peerlimit *pl, const uint8_t key[16])
 {
-	unsigned h = peerlimit_hash(key);
 	bool ok = false;
 	pthread_mutex_lock(&pl->lock);
-	struct peerlimit_node *n = pl->buckets[h];
-	while (n != NULL && memcmp(n->addr, key, 16) != 0)
-		n = n->next;
-	if (n == NULL) {
-		n = calloc(1, sizeof(*n));
-		if (n != NULL) {
-			memcpy(n->addr, key, 16);
-			n->next = pl->buckets[h];
-			pl->buckets[h] = n;
-		}
-	}
-	if (n != NULL && n->count < pl->max) {
-		n->count++;
+	uintptr_t n = (uintptr_t)hmap_getn(pl->counts, key, 16);
+	if (n < pl->max && hmap_putn(pl->counts, key, 16, (void *)(n + 1)))
 		ok = true;
-	}
 	pthread_mutex_unlock(&pl->lock);
 	return ok;
 }
@@ -114,15 +89,11 @@ peerlimit_acquire_key(struct peerlimit *pl, const uint8_t key[16])
 void
 peerlimit_release_key(struct peerlimit *pl, const uint8_t key[16])
 {
-	unsigned h = peerlimit_hash(key);
 	pthread_mutex_lock(&pl->lock);
-	struct peerlimit_node **pp = &pl->buckets[h];
-	while (*pp != NULL && memcmp((*pp)->addr, key, 16) != 0)
-		pp = &(*pp)->next;
-	struct peerlimit_node *n = *pp;
-	if (n != NULL && n->count > 0 && --n->count == 0) {
-		*pp = n->next; /* forget idle addresses: memory stays bounded */
-		free(n);
-	}
+	uintptr_t n = (uintptr_t)hmap_getn(pl->counts, key, 16);
+	if (n > 1)
+		hmap_putn(pl->counts, key, 16, (void *)(n - 1));
+	else if (n == 1)
+		hmap_removen(pl->counts, key, 16); /* memory stays bounded */
 	pthread_mutex_unlock(&pl->lock);
 }

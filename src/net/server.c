@@ -144,11 +144,11 @@ server_new(const struct server_options *opts, char *err, size_t errlen)
 }
 
 bool
-server_start(struct server *srv)
+server_start(struct server *srv, struct auth_service *auth)
 {
-	srv->auth_workers = workers_new(srv->opts.auth_workers);
+	srv->opts.auth = auth;
 	srv->mail_workers = workers_new(srv->opts.mail_workers);
-	if (srv->auth_workers == NULL || srv->mail_workers == NULL)
+	if (srv->mail_workers == NULL)
 		return false;
 	for (unsigned t = 0; t < srv->nthreads; t++) {
 		struct io_thread *th = &srv->threads[t];
@@ -201,7 +201,6 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	/* Workers first: their completions post to the loops below. */
-	workers_free(srv->auth_workers);
 	workers_free(srv->mail_workers);
 	for (unsigned t = 0; srv->threads != NULL && t < srv->nthreads; t++) {
 		struct io_thread *th = &srv->threads[t];

@@ -1,6 +1,6 @@
 /*
  * The network front end: listeners, I/O threads with their event loops,
- * connections, and the worker pool that runs authentication.
+ * connections, and the worker pool that runs mail commands.
  */
 #ifndef IMAPCID_SERVER_H
 #define IMAPCID_SERVER_H
@@ -18,10 +18,9 @@ struct server_options {
 	struct imap_session_config session;
 	struct listen_addr *addrs;
 	size_t naddrs;
-	unsigned io_threads, auth_workers, mail_workers;
+	unsigned io_threads, mail_workers;
 	uint64_t timeout_preauth_ms, timeout_auth_ms;
 	uint64_t timeout_login_ms; /* from connect to authenticated */
-	uint64_t auth_failure_delay_ms;
 	unsigned max_connections, max_connections_per_ip;
 	struct tls_server *tls;    /* borrowed */
 	struct auth_service *auth; /* borrowed */
@@ -33,7 +32,8 @@ struct server;
  * the daemon can drop root afterwards) and logs the bound addresses. */
 struct server *server_new(const struct server_options *opts, char *err,
                           size_t errlen);
-bool server_start(struct server *srv);
+/* Starts the I/O threads, with auth for every login. */
+bool server_start(struct server *srv, struct auth_service *auth);
 /* From the main thread: stop accepting, send BYE to idle sessions, let
  * commands in progress finish. */
 void server_shutdown(struct server *srv);

@@ -92,6 +92,8 @@ policy_event_name(enum policy_event e)
 		return "login-failure";
 	case POLICY_EVENT_LOGIN_SUCCESS:
 		return "login-success";
+	case POLICY_EVENT_TOKEN_CHURN:
+		return "token-churn";
 	}
 	return "unknown";
 }
@@ -128,11 +130,13 @@ unsigned
 policy_rate_keys(enum policy_mode mode, bool has_id,
                  enum policy_device_state device)
 {
+	const unsigned stranger =
+	        POLICY_KEY_ACCOUNT | POLICY_KEY_ADDRESS | POLICY_KEY_NETWORK;
 	if (mode == POLICY_OFF || !has_id)
-		return POLICY_KEY_ACCOUNT | POLICY_KEY_ADDRESS;
-	if (device == POLICY_DEVICE_TRUSTED)
+		return stranger;
+	if (device == POLICY_DEVICE_TRUSTED || device == POLICY_DEVICE_PENDING)
 		return POLICY_KEY_TOKEN;
-	return POLICY_KEY_TOKEN | POLICY_KEY_ACCOUNT;
+	return POLICY_KEY_TOKEN | stranger;
 }
 
 /* What the policy holds against a login whose password is right, or NULL. */
@@ -165,6 +169,8 @@ policy_decide(const struct policy_rules *r, const struct policy_input *in,
 	bool known = in->device == POLICY_DEVICE_TRUSTED ||
 	             in->device == POLICY_DEVICE_PENDING;
 
+	if (in->mode != POLICY_OFF && in->has_id && in->token_churn)
+		out->events |= POLICY_EVENT_TOKEN_CHURN;
 	if (in->mode != POLICY_OFF && in->token_reused) {
 		out->events |= POLICY_EVENT_TOKEN_REUSE;
 		/* observe only audits what it would do */

@@ -42,15 +42,18 @@ enum policy_event {
 	POLICY_EVENT_CONCURRENT_NETWORKS = 1 << 5,
 	POLICY_EVENT_LOGIN_FAILURE = 1 << 6, /* alert-fail type flag */
 	POLICY_EVENT_LOGIN_SUCCESS = 1 << 7, /* alert-success type flag */
+	POLICY_EVENT_TOKEN_CHURN = 1 << 8,   /* many never-seen tokens fail */
 };
-#define POLICY_EVENT_COUNT 8
+#define POLICY_EVENT_COUNT 9
 
-/* Which failure budgets a login attempt draws on. */
+/* Which failure budgets a login attempt draws on (docs/POLICY.md). */
 enum policy_key {
-	POLICY_KEY_TOKEN = 1 << 0,
-	POLICY_KEY_ACCOUNT = 1 << 1,
-	POLICY_KEY_ADDRESS = 1 << 2,
+	POLICY_KEY_TOKEN = 1 << 0,   /* the device's token */
+	POLICY_KEY_ACCOUNT = 1 << 1, /* the account tried */
+	POLICY_KEY_ADDRESS = 1 << 2, /* the client's address (IPv6: /64) */
+	POLICY_KEY_NETWORK = 1 << 3, /* its network (/24, /48 by default) */
 };
+#define POLICY_KEY_LAST POLICY_KEY_NETWORK
 
 struct policy_type_rule {
 	char *pattern; /* fnmatch(3), case-insensitive */
@@ -91,6 +94,7 @@ struct policy_input {
 	bool rate_blocked;   /* a budget this attempt draws on is spent */
 	bool device_cap_hit; /* too many sessions for this device already */
 	bool token_reused;   /* the token was seen on too many accounts */
+	bool token_churn;    /* many never-seen tokens failed from here */
 	bool other_network;  /* the token is in use from another network */
 };
 
@@ -126,9 +130,15 @@ unsigned policy_type_flags(const struct policy_rules *r, const char *type);
 /* Is this type allowed by the allow and deny lists? */
 bool policy_type_allowed(const struct policy_rules *r, const char *type);
 
-/* Which budgets apply: a trusted device only its own; any other client
- * with an id its token and the account; a client without one the account
- * and its address. In mode off, account and address only. */
+/*
+ * Which budgets apply. A device the account knows (trusted, or pending:
+ * it has presented this account's password before) draws on its own
+ * token's budget only, so it never pays for anyone else's failures. Every
+ * other client is a stranger and draws on the account's, its address's
+ * and its network's budgets, with or without an id, and on its token's
+ * too when it has one: so a CLIENTID, fresh, rotating or fixed, never
+ * buys more attempts than sending none. Mode off: as without an id.
+ */
 unsigned policy_rate_keys(enum policy_mode mode, bool has_id,
                           enum policy_device_state device);
 

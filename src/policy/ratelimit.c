@@ -43,8 +43,10 @@ ratelimit_window_check(const struct ratelimit_window *w,
                        const struct ratelimit_params *p, uint64_t now_ms,
                        struct ratelimit_verdict *out)
 {
-	out->failures = ratelimit_estimate(w, p, now_ms);
-	out->blocked = w->blocked_until_ms > now_ms;
+	out->failures = ratelimit_estimate(w, p, now_ms) + w->inflight;
+	out->blocked =
+	        w->blocked_until_ms > now_ms ||
+	        (p->block > 0 && w->inflight > 0 && out->failures >= p->block);
 	out->delay_ms = 0;
 	if (out->failures > 0 && out->failures >= p->free &&
 	    p->delay_base_ms > 0) {
@@ -66,6 +68,24 @@ ratelimit_window_fail(struct ratelimit_window *w,
 	if (p->block > 0 && ratelimit_estimate(w, p, now_ms) >= p->block &&
 	    w->blocked_until_ms <= now_ms)
 		w->blocked_until_ms = now_ms + p->block_ms;
+}
+
+void
+ratelimit_window_charge(struct ratelimit_window *w)
+{
+	if (w->inflight < UINT32_MAX)
+		w->inflight++;
+}
+
+void
+ratelimit_window_settle(struct ratelimit_window *w,
+                        const struct ratelimit_params *p, uint64_t now_ms,
+                        bool failed)
+{
+	if (w->inflight > 0)
+		w->inflight--;
+	if (failed)
+		ratelimit_window_fail(w, p, now_ms);
 }
 
 struct ratelimit {
@@ -123,7 +143,7 @@ ratelimit_stale(void *value, void *arg)
 {
 	struct ratelimit_window *w = value;
 	const struct ratelimit_sweep_arg *a = arg;
-	if (w->blocked_until_ms > a->now_ms ||
+	if (w->blocked_until_ms > a->now_ms || w->inflight > 0 ||
 	    w->start_ms + a->horizon_ms > a->now_ms)
 		return false;
 	free(w);
@@ -169,6 +189,46 @@ ratelimit_fail(struct ratelimit *rl, const char *key,
 	pthread_mutex_unlock(&rl->lock);
 }
 
+bool
+ratelimit_charge(struct ratelimit *rl, const char *key,
+                 const struct ratelimit_params *p, uint64_t now_ms,
+                 struct ratelimit_verdict *out)
+{
+	static const struct ratelimit_window empty;
+	pthread_mutex_lock(&rl->lock);
+	struct ratelimit_window *w =
+	        ratelimit_entry(rl, key, p->window_ms, now_ms);
+	ratelimit_window_check(w != NULL ? w : &empty, p, now_ms, out);
+	if (w != NULL) {
+		/* a new entry's window starts now (see ratelimit_rotate) */
+		if (w->start_ms == 0)
+			w->start_ms = now_ms;
+		ratelimit_window_charge(w);
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return w != NULL;
+}
+
+void
+ratelimit_settle(struct ratelimit *rl, const char *key,
+                 const struct ratelimit_params *p, uint64_t now_ms,
+                 bool tracked, bool failed)
+{
+	pthread_mutex_lock(&rl->lock);
+	struct ratelimit_window *w =
+	        tracked ? hmap_get(rl->keys, key)
+	                : (failed ? ratelimit_entry(rl, key, p->window_ms,
+	                                            now_ms)
+	                          : NULL);
+	if (w != NULL) {
+		if (tracked)
+			ratelimit_window_settle(w, p, now_ms, failed);
+		else
+			ratelimit_window_fail(w, p, now_ms);
+	}
+	pthread_mutex_unlock(&rl->lock);
+}
+
 void
 ratelimit_block(struct ratelimit *rl, const char *key, uint64_t now_ms,
                 uint64_t until_ms)
@@ -184,6 +244,14 @@ void
 ratelimit_reset(struct ratelimit *rl, const char *key)
 {
 	pthread_mutex_lock(&rl->lock);
-	free(hmap_remove(rl->keys, key));
+	struct ratelimit_window *w = hmap_get(rl->keys, key);
+	if (w != NULL && w->inflight > 0) {
+		/* attempts in flight will still settle against it */
+		uint32_t inflight = w->inflight;
+		memset(w, 0, sizeof(*w));
+		w->inflight = inflight;
+	} else {
+		free(hmap_remove(rl->keys, key));
+	}
 	pthread_mutex_unlock(&rl->lock);
 }

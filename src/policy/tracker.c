@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/hmap.h"
+#include "lib/siphash.h"
 
 #define TRACKER_BUCKETS           65536
 #define TRACKER_SWEEP_INTERVAL_MS 1000
@@ -37,15 +38,15 @@ struct tracker {
 	struct hmap *tokens;
 	size_t max_tokens;
 	uint64_t last_sweep_ms;
+	uint8_t key[SIPHASH_KEY_LEN];
 };
 
+/* Accounts are told apart by a 64-bit keyed hash: an unkeyed one would
+ * let a client pick two names that count as one. */
 static uint64_t
-tracker_hash(const char *s)
+tracker_hash(const struct tracker *t, const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return siphash24(t->key, s, strlen(s));
 }
 
 struct tracker *
@@ -55,7 +56,8 @@ tracker_new(size_t max_tokens)
 	if (t == NULL)
 		return NULL;
 	t->tokens = hmap_new(TRACKER_BUCKETS);
-	if (t->tokens == NULL) {
+	if (t->tokens == NULL || !siphash_key_random(t->key)) {
+		hmap_free(t->tokens, NULL);
 		free(t);
 		return NULL;
 	}
@@ -122,7 +124,7 @@ bool
 tracker_note_account(struct tracker *t, const char *token, const char *account,
                      uint64_t now_ms, uint64_t window_ms, unsigned limit)
 {
-	uint64_t h = tracker_hash(account);
+	uint64_t h = tracker_hash(t, account);
 	uint64_t cutoff = now_ms > window_ms ? now_ms - window_ms : 0;
 	bool fire = false;
 	pthread_mutex_lock(&t->lock);

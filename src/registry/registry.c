@@ -10,7 +10,7 @@
 #define REGISTRY_BUSY_MS        5000
 #define REGISTRY_SCHEMA_VERSION 1
 
-#define REGISTRY_STMT_CACHE 16
+#define REGISTRY_STMT_CACHE 32
 
 /* Statements are prepared once per handle and reused: preparing costs more
  * than running the small queries of a login. Keyed by the SQL text's
@@ -174,6 +174,12 @@ bool
 registry_commit(struct registry *r)
 {
 	return registry_run(r, "COMMIT");
+}
+
+bool
+registry_rollback(struct registry *r)
+{
+	return registry_run(r, "ROLLBACK");
 }
 
 bool
@@ -541,4 +547,62 @@ registry_account_list(struct registry *r,
 	}
 	registry_release(r, st);
 	return rc == SQLITE_DONE ? n : -1;
+}
+
+int
+registry_pending_trim(struct registry *r, const char *account, unsigned keep)
+{
+	sqlite3_stmt *st = registry_prepare(
+	        r, "DELETE FROM devices WHERE account = ?1 AND hash IN "
+	           "(SELECT hash FROM devices WHERE account = ?1 AND "
+	           "state = 'pending' ORDER BY last_seen DESC, first_seen DESC "
+	           "LIMIT -1 OFFSET ?2)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, keep);
+	int rc = sqlite3_step(st);
+	registry_release(r, st);
+	return rc == SQLITE_DONE ? sqlite3_changes(r->db) : -1;
+}
+
+long
+registry_prune_audit(struct registry *r, int64_t before_ms, int64_t max_rows,
+                     long chunk)
+{
+	/* Row ids grow with time, so "older than" is "below the first id that
+	 * is not": found by walking up from the oldest row, which visits only
+	 * rows about to go (no index on time needed). */
+	sqlite3_stmt *st = registry_prepare(
+	        r,
+	        "DELETE FROM audit WHERE id < min("
+	        " (SELECT min(id) FROM audit) + ?3,"
+	        " max(coalesce((SELECT id FROM audit WHERE time_ms >= ?1"
+	        "  ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM audit), 0),"
+	        "  CASE WHEN ?2 > 0 THEN (SELECT max(id) FROM audit) - ?2 + 1"
+	        "  ELSE 0 END))");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int64(st, 2, max_rows);
+	sqlite3_bind_int64(st, 3, chunk);
+	int rc = sqlite3_step(st);
+	registry_release(r, st);
+	return rc == SQLITE_DONE ? (long)sqlite3_changes(r->db) : -1;
+}
+
+long
+registry_prune_pending(struct registry *r, int64_t before_s, long chunk)
+{
+	sqlite3_stmt *st = registry_prepare(
+	        r, "DELETE FROM devices WHERE (account, hash) IN (SELECT "
+	           "account, hash FROM devices WHERE state = 'pending' AND "
+	           "last_seen < ?1 LIMIT ?2)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before_s);
+	sqlite3_bind_int64(st, 2, chunk);
+	int rc = sqlite3_step(st);
+	registry_release(r, st);
+	return rc == SQLITE_DONE ? (long)sqlite3_changes(r->db) : -1;
 }

@@ -61,9 +61,11 @@ struct registry;
 struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *r);
 
-/* Groups writes into one commit. */
+/* Groups writes into one commit (taking the write lock at once, so what
+ * is read inside is what the commit is based on). */
 bool registry_begin(struct registry *r);
 bool registry_commit(struct registry *r);
+bool registry_rollback(struct registry *r);
 /* Groups reads into one snapshot: one set of locks and one check of the
  * write-ahead log instead of one per query. */
 bool registry_read_begin(struct registry *r);
@@ -94,7 +96,19 @@ int registry_device_forget(struct registry *r, const char *account,
 int registry_trusted_count(struct registry *r, const char *account,
                            int64_t now);
 
+/* Pending devices of an account beyond the keep most recently seen are
+ * forgotten; returns how many, or -1. */
+int registry_pending_trim(struct registry *r, const char *account,
+                          unsigned keep);
+
 bool registry_audit_add(struct registry *r, const struct registry_audit *a);
+/* Retention: deletes at most chunk audit rows older than before_ms or
+ * beyond the newest max_rows (0: no cap), oldest first; returns how many,
+ * or -1. Call again while it returns chunk. */
+long registry_prune_audit(struct registry *r, int64_t before_ms,
+                          int64_t max_rows, long chunk);
+/* Deletes at most chunk pending devices not seen since before_s. */
+long registry_prune_pending(struct registry *r, int64_t before_s, long chunk);
 int registry_audit_list(struct registry *r, const char *account,
                         int64_t since_ms, size_t limit,
                         void (*fn)(const struct registry_audit *a, void *arg),

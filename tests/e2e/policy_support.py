@@ -241,7 +241,8 @@ class AlertCommand:
 # ---------------------------------------------------------------------------
 
 _AUTH_LINE = re.compile(
-    r"\bauth: user=(?P<user>\S+) peer=(?P<peer>\S+) mech=(?P<mech>\S+) "
+    r"\bauth: user=(?P<user>\S+)(?: login=(?P<login>\S+))? peer=(?P<peer>\S+) "
+    r"mech=(?P<mech>\S+) "
     r"clientid=(?P<clientid>.+?) mode=(?P<mode>\S+) result=(?P<result>ok|fail)"
     r'(?: reason="(?P<reason>[^"]*)")?\s*$')
 _ALERT_LINE = re.compile(
@@ -440,8 +441,10 @@ class PolicyTestCase(ServerTestCase):
         user = log_escape(user)
         deadline = time.monotonic() + timeout
         while True:
+            # the line names the canonical account, and the name as
+            # typed (login=) when that differs
             evs = [e for e in parse_auth_lines(self.srv.snapshot()[mark:])
-                   if e["user"] == user]
+                   if (e["login"] or e["user"]) == user]
             if evs:
                 return evs[-1]
             if time.monotonic() >= deadline:

@@ -16,7 +16,7 @@ import time
 import unittest
 
 from harness import AUTH_FAILED
-from policy_support import (CGNAT, NET_A, NET_B, PolicyTestCase,
+from policy_support import (CGNAT, NET_A, NET_A2, NET_B, PolicyTestCase,
                             SharedServerPolicyTestCase)
 
 USERS = {"carol": "carol-pw"}
@@ -341,7 +341,9 @@ class ModeOff(PolicyTestCase):
         trusted = self.login("joe", device=dev)
         self.assertEqual(self.device_row("joe", trusted.fp)["state"], "trusted")
         self.ctl("device", "revoke", "joe", trusted.fp)
-        self.assertRefused(self.login("joe", device=dev), "device revoked")
+        # (from another address: a revoked device is a stranger, and its
+        # refusal is charged to the address like any other)
+        self.assertRefused(self.login("joe", device=dev.at(NET_A2)), "device revoked")
         self.ctl("policy", "set", "joe", "off")
         self.assertAccepted(self.login("joe", device=dev))
         self.assertAccepted(self.login("joe", device=self.device(source=NET_B)))
@@ -546,8 +548,11 @@ class AlertsCannotBeForged(PolicyTestCase):
     def test_log_lines_cannot_be_forged(self):
         forged = "2030-01-01T00:00:00.000Z warn: alert: event=forged"
         att = self.forge("eve\r\n" + forged + " x")
-        self.assertEqual(att.ev["user"], "eve\\x0d\\x0a2030-01-01T00:00:00.000Z\\x20warn:"
+        self.assertEqual(att.ev["login"], "eve\\x0d\\x0a2030-01-01T00:00:00.000Z\\x20warn:"
                          "\\x20alert:\\x20event=forged\\x20x", "the auth line escapes it")
+        self.assertEqual(att.ev["user"], "eve\\x0d\\x0a2030-01-01t00:00:00.000z\\x20warn:"
+                         "\\x20alert:\\x20event=forged\\x20x",
+                         "and the canonical (case-folded) account too")
         self.barrier()
         self.assertIn("event=token-reused-across-accounts",
                       "\n".join(self.srv.snapshot()), "the alert was raised")
@@ -575,19 +580,26 @@ class UnknownTypesAccepted(PolicyTestCase):
 
 
 class AddressBudget(PolicyTestCase):
-    """CID-POL-6: clients without a CLIENTID draw on their address's budget
-    (and the account's); the block ends after ratelimit_block_time."""
+    """CID-POL-6: strangers (clients without a CLIENTID, or with a token the
+    account does not know) draw on their address's budget (and the
+    account's); a device the account knows does not; the block ends after
+    ratelimit_block_time."""
 
     def test_address_budget_blocks_clients_without_clientid(self):
         self.start({"policy_mode": "learn", "ratelimit_address_block": "3",
                     "ratelimit_block_time": "1h"}, users=USERS)
+        mine = self.device(source=NET_B)
+        self.assertAccepted(self.login("joe", device=mine))     # trusted now
         for i in range(3):
             self.assertRefused(self.login("user%d" % i, "guess", source=CGNAT), "unknown user")
         self.assertRefused(self.login("joe", source=CGNAT), "rate limited")
         self.assertRefused(self.login("carol", source=CGNAT), "rate limited")
         self.assertAccepted(self.login("joe", source=NET_B), "other addresses are not blocked")
-        self.assertAccepted(self.login("joe", device=self.device(source=CGNAT)),
-                            "a client with an identity does not draw on the address")
+        self.assertRefused(self.login("joe", device=self.device(source=CGNAT)), "rate limited",
+                           "a token the account does not know is a stranger: it draws "
+                           "on the address too (an id never buys attempts)")
+        self.assertAccepted(self.login("joe", device=mine.at(CGNAT)),
+                            "a device the account knows does not draw on the address")
 
     def test_block_ends(self):
         self.start({"policy_mode": "learn", "ratelimit_token_block": "2",

@@ -341,10 +341,16 @@ durations(void **state)
 	assert_int_equal(t->cfg->auth_failure_delay, 0);
 	assert_string_equal(t_try(t, "shutdown_timeout=250ms"), "");
 	assert_int_equal(t->cfg->shutdown_timeout, 250);
+	/* days, for retention */
+	assert_string_equal(t_try(t, "registry_audit_retention=90d"), "");
+	assert_int_equal(t->cfg->registry_audit_retention,
+	                 90ull * 24 * 3600 * 1000);
+	assert_string_equal(t_try(t, "timeout_preauth=1d"),
+	                    "-o: timeout_preauth: out of range: \"1d\"\n");
 	assert_string_equal(
-	        t_try(t, "timeout_preauth=1d"),
+	        t_try(t, "timeout_preauth=1w"),
 	        "-o: timeout_preauth: expected a duration (seconds, or with "
-	        "ms, s, m, h): \"1d\"\n");
+	        "ms, s, m, h, d): \"1w\"\n");
 	assert_string_not_equal(t_try(t, "timeout_preauth=1.5s"), "");
 }
 

@@ -625,34 +625,41 @@ pol7_flags_parse(void **state)
 	flags_bad("alert_fail", 0, "alert_fail");
 }
 
-/* CID-POL-6: which budgets an attempt draws on. */
+/* CID-POL-6: which budgets an attempt draws on. A device the account
+ * knows draws on its own token only; every stranger draws on the
+ * account's, address's and network's, and a stranger with an id on its
+ * token's as well: an id never draws on fewer budgets than none. */
 static void
 pol6_rate_keys(void **state)
 {
 	(void)state;
 	const unsigned T_ = POLICY_KEY_TOKEN, A_ = POLICY_KEY_ACCOUNT,
-	               I_ = POLICY_KEY_ADDRESS;
+	               I_ = POLICY_KEY_ADDRESS, N_ = POLICY_KEY_NETWORK;
 	for (size_t d = 0; d < 4; d++) {
 		enum policy_device_state dev = all_devices[d];
-		/* off: account and address, whatever the id */
+		/* off: as without an id, whatever the id */
 		assert_int_equal(policy_rate_keys(POLICY_OFF, true, dev),
-		                 A_ | I_);
+		                 A_ | I_ | N_);
 		assert_int_equal(policy_rate_keys(POLICY_OFF, false, dev),
-		                 A_ | I_);
+		                 A_ | I_ | N_);
 		for (size_t m = 1; m < 4; m++) {
 			enum policy_mode mode = all_modes[m];
-			/* no id: account and address */
-			assert_int_equal(policy_rate_keys(mode, false, dev),
-			                 A_ | I_);
-			/* trusted: its own token only; other: token+account */
-			unsigned want =
-			        dev == POLICY_DEVICE_TRUSTED ? T_ : (T_ | A_);
+			/* no id: account, address and network */
+			unsigned none = policy_rate_keys(mode, false, dev);
+			assert_int_equal(none, A_ | I_ | N_);
+			bool known = dev == POLICY_DEVICE_TRUSTED ||
+			             dev == POLICY_DEVICE_PENDING;
+			unsigned want = known ? T_ : (T_ | A_ | I_ | N_);
 			unsigned got = policy_rate_keys(mode, true, dev);
 			if (got != want)
 				fail_msg("mode %s device %s: keys 0x%x, "
 				         "expected 0x%x",
 				         mode_names[mode], device_names[dev],
 				         got, want);
+			/* the invariant: a stranger with an id is charged
+			 * at least what one without is */
+			if (!known)
+				assert_int_equal(got & none, none);
 		}
 	}
 }
@@ -1018,6 +1025,7 @@ pol5_event_names(void **state)
 	        {POLICY_EVENT_CONCURRENT_NETWORKS, "concurrent-networks"},
 	        {POLICY_EVENT_LOGIN_FAILURE, "login-failure"},
 	        {POLICY_EVENT_LOGIN_SUCCESS, "login-success"},
+	        {POLICY_EVENT_TOKEN_CHURN, "token-churn"},
 	};
 	assert_int_equal(sizeof(names) / sizeof(names[0]), POLICY_EVENT_COUNT);
 	for (size_t i = 0; i < POLICY_EVENT_COUNT; i++) {

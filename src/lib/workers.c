@@ -38,8 +38,10 @@ workers_main(void *arg)
 			return NULL;
 		}
 		pthread_mutex_unlock(&w->lock);
+		void (*finish)(struct worker_job *) = job->finish;
 		job->run(job);
-		ioloop_post(job->origin, &job->done);
+		if (finish != NULL)
+			finish(job);
 	}
 }
 

@@ -1,19 +1,19 @@
 /*
  * A pool of worker threads for work that may block or burn CPU (password
- * hashing today, database writes later). A job runs on some worker, then
- * its completion is posted back to the event loop it came from.
+ * hashing, mail commands that read and rename files). A job runs on some
+ * worker, then its finish callback hands the result on (posting it to the
+ * event loop it came from, say), on the same worker thread.
  */
 #ifndef IMAPCID_WORKERS_H
 #define IMAPCID_WORKERS_H
 
 #include <stdbool.h>
 
-#include "net/ioloop.h"
-
 struct worker_job {
 	void (*run)(struct worker_job *job); /* on a worker thread */
-	struct ioloop_task done;             /* then this, on origin */
-	struct ioloop *origin;
+	/* Then this, on the same thread; NULL when run() hands the job on
+	 * itself (the job may be gone once run() returns). */
+	void (*finish)(struct worker_job *job);
 	struct worker_job *next;
 };
 
