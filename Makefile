@@ -3,12 +3,13 @@
 #   make demo     install what is missing, build, run a demo instance
 #   make check    install what is missing, build, run every test
 #   make format   apply .clang-format to every C file
+#   make fuzz     every fuzzer for FUZZ_SECONDS (600) each, keeping new
+#                 corpus entries
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 DEMO_DIR   ?= demo
-FUZZ_SECONDS ?= 20
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench -name '*.[ch]')
 
@@ -39,6 +40,9 @@ format-check:
 	@out=$$(clang-format --dry-run $(C_FILES) 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out" | head -40; \
 	echo "format-check: run 'make format'"; exit 1; fi
+
+fuzz: test-deps
+	@scripts/fuzz.sh
 
 bench: all
 	bench/run.sh

@@ -48,6 +48,8 @@ unit() { # dir label
 	tail -n 12 "$log"
 	ok "$p"
 	[ "$f" -gt 0 ] && fail "$label unit tests" "$f"
+	# a step that ran nothing proves nothing
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && fail "$label unit tests: none ran"
 	if [ "$suite_fail" -gt 0 ] && [ "$f" -eq 0 ]; then
 		fail "$label unit test binaries crashed" "$suite_fail"
 	fi

@@ -85,8 +85,8 @@ decision_new(const struct decision_options *o, const uint8_t *secret,
 	d->rate = ratelimit_new(DECISION_RATE_KEYS);
 	d->tracker = tracker_new(DECISION_TOKENS);
 	d->churn = tracker_new(DECISION_NETWORKS);
-	if (d->registry_path == NULL || d->cid_key == NULL ||
-	    d->rate == NULL || d->tracker == NULL || d->churn == NULL) {
+	if (d->registry_path == NULL || d->cid_key == NULL || d->rate == NULL ||
+	    d->tracker == NULL || d->churn == NULL) {
 		snprintf(err, errlen, "out of memory");
 		decision_free(d);
 		return NULL;
@@ -192,8 +192,8 @@ decision_begin(struct decision *d, struct decision_attempt *a)
 	/* An IPv6 client has a /64 to itself; its "address" is that. */
 	if (!tracker_network(a->peer, 32, DECISION_IPV6_ADDRESS, a->address))
 		snprintf(a->address, sizeof(a->address), "%s", a->peer);
-	if (!tracker_network(a->peer, d->o.budget_v4_bits,
-	                     d->o.budget_v6_bits, a->network))
+	if (!tracker_network(a->peer, d->o.budget_v4_bits, d->o.budget_v6_bits,
+	                     a->network))
 		snprintf(a->network, sizeof(a->network), "%s", a->peer);
 
 	a->type_flags = 0;
@@ -333,12 +333,17 @@ decision_log(const struct decision_attempt *a, bool ok, const char *reason)
 	if (a->id != NULL && (a->type_flags & POLICY_FLAG_SESSION))
 		log_debug("auth: clientid %s/fp=%s kept for this session only",
 		          a->id->type, a->fp);
+	/* a budget past its free failures holds the answer back */
+	char tarpit[32] = "";
+	if (a->delay_ms > 0)
+		snprintf(tarpit, sizeof(tarpit), " tarpit=%llums",
+		         (unsigned long long)a->delay_ms);
 	log_info("auth: user=%s%s peer=%s mech=%s clientid=%s mode=%s "
-	         "result=%s%s%s%s",
+	         "result=%s%s%s%s%s",
 	         user, login, a->peer, a->mech, cid,
 	         policy_mode_name(a->in.mode), ok ? "ok" : "fail",
 	         reason ? " reason=\"" : "", reason ? reason : "",
-	         reason ? "\"" : "");
+	         reason ? "\"" : "", tarpit);
 }
 
 /* Why the attempt failed or what observe mode objects to, for the log and
@@ -366,8 +371,7 @@ decision_record_device(struct decision *d, struct registry *reg,
 	case POLICY_RECORD_NONE:
 		return;
 	case POLICY_RECORD_TOUCH:
-		registry_device_touch(reg, a->account, a->hash, now_s,
-		                      a->peer);
+		registry_device_touch(reg, a->account, a->hash, now_s, a->peer);
 		return;
 	case POLICY_RECORD_TRUST:
 	case POLICY_RECORD_PENDING:
@@ -380,6 +384,7 @@ decision_record_device(struct decision *d, struct registry *reg,
 		snprintf(dev.type, sizeof(dev.type), "%s", a->id->type);
 		memcpy(dev.hash, a->hash, sizeof(dev.hash));
 		dev.first_seen = now_s;
+		dev.added_ms = (int64_t)a->now_ms;
 		dev.state = REGISTRY_PENDING;
 		if (d->o.store_tokens)
 			snprintf(dev.token, sizeof(dev.token), "%s",
@@ -393,8 +398,7 @@ decision_record_device(struct decision *d, struct registry *reg,
 	dev.count++;
 	snprintf(dev.last_addr, sizeof(dev.last_addr), "%s", a->peer);
 	if (!registry_device_put(reg, &dev))
-		log_error("registry: cannot record a device of %s",
-		          a->account);
+		log_error("registry: cannot record a device of %s", a->account);
 	/* Only right passwords make pending devices, but an account's
 	 * holder may not get to approve them: keep the newest few. */
 	if (dev.state == REGISTRY_PENDING && d->o.pending_max > 0)
@@ -497,8 +501,8 @@ decision_finish(struct decision *d, struct decision_attempt *a,
 	a->presence.held = false;
 
 	if (password_ok && a->has_id && in->mode != POLICY_OFF &&
-	    tracker_network(a->peer, d->o.network_v4_bits,
-	                    d->o.network_v6_bits, a->presence.network)) {
+	    tracker_network(a->peer, d->o.network_v4_bits, d->o.network_v6_bits,
+	                    a->presence.network)) {
 		bool other = false;
 		a->presence.held = tracker_session_acquire(
 		        d->tracker, a->hash, a->presence.network,

@@ -44,7 +44,7 @@ struct decision_options {
 	uint64_t churn_window_ms;
 	unsigned churn_tokens;
 	unsigned network_v4_bits, network_v6_bits; /* concurrent networks */
-	unsigned pending_max; /* pending devices kept per account */
+	unsigned pending_max;  /* pending devices kept per account */
 	unsigned alert_events; /* enum policy_event bits that alert */
 };
 

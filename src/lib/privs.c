@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 bool
-privs_lookup(const char *user, uid_t *uid, gid_t *gid, char *err,
-             size_t errlen)
+privs_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
@@ -27,8 +26,8 @@ privs_drop(uid_t uid, gid_t gid, char *err, size_t errlen)
 	if (geteuid() == uid && getegid() == gid)
 		return true;
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-		snprintf(err, errlen, "cannot become uid %u: %s",
-		         (unsigned)uid, strerror(errno));
+		snprintf(err, errlen, "cannot become uid %u: %s", (unsigned)uid,
+		         strerror(errno));
 		return false;
 	}
 	if (uid != 0 && setuid(0) == 0) {

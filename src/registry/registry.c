@@ -34,6 +34,7 @@ static const char registry_schema[] =
         " revoked_until INTEGER NOT NULL"
         " DEFAULT 0, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
         " last_addr TEXT NOT NULL DEFAULT '', count INTEGER NOT NULL DEFAULT 0,"
+        " added_ms INTEGER NOT NULL DEFAULT 0,"
         " PRIMARY KEY (account, hash)) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS audit ("
         " id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
@@ -101,6 +102,12 @@ registry_open(const char *path, char *err, size_t errlen)
 	        "ALTER TABLE devices ADD COLUMN resume_state TEXT NOT NULL "
 	        "DEFAULT 'trusted'",
 	        NULL, NULL, NULL);
+	/* And before rows knew when, to the millisecond, they were added
+	 * (the order pending devices are trimmed in). */
+	sqlite3_exec(r->db,
+	             "ALTER TABLE devices ADD COLUMN added_ms INTEGER NOT NULL "
+	             "DEFAULT 0",
+	             NULL, NULL, NULL);
 	char sql[96];
 	snprintf(sql, sizeof(sql),
 	         "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');",
@@ -222,11 +229,12 @@ registry_row_device(sqlite3_stmt *st, struct registry_device *d)
 	d->last_seen = sqlite3_column_int64(st, 7);
 	registry_copy(d->last_addr, sizeof(d->last_addr), st, 8);
 	d->count = sqlite3_column_int64(st, 9);
+	d->added_ms = sqlite3_column_int64(st, 11);
 }
 
 #define REGISTRY_DEVICE_COLS                                                   \
 	"account, type, hash, token, state, revoked_until, first_seen, "       \
-	"last_seen, last_addr, count, resume_state"
+	"last_seen, last_addr, count, resume_state, added_ms"
 
 int
 registry_device_get(struct registry *r, const char *account, const char *hash,
@@ -269,6 +277,7 @@ registry_bind_device(sqlite3_stmt *st, const struct registry_device *d)
 	sqlite3_bind_int64(st, 10, d->count);
 	sqlite3_bind_text(st, 11, registry_state_name(d->resume_state), -1,
 	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, d->added_ms);
 }
 
 bool
@@ -276,8 +285,9 @@ registry_device_add(struct registry *r, const struct registry_device *d)
 {
 	/* never replaces: a device approved meanwhile stays approved */
 	sqlite3_stmt *st = registry_prepare(
-	        r, "INSERT OR IGNORE INTO devices (" REGISTRY_DEVICE_COLS
-	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	        r,
+	        "INSERT OR IGNORE INTO devices (" REGISTRY_DEVICE_COLS
+	        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (st == NULL)
 		return false;
 	registry_bind_device(st, d);
@@ -290,8 +300,9 @@ bool
 registry_device_put(struct registry *r, const struct registry_device *d)
 {
 	sqlite3_stmt *st = registry_prepare(
-	        r, "INSERT OR REPLACE INTO devices (" REGISTRY_DEVICE_COLS
-	           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	        r,
+	        "INSERT OR REPLACE INTO devices (" REGISTRY_DEVICE_COLS
+	        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (st == NULL)
 		return false;
 	registry_bind_device(st, d);
@@ -555,7 +566,7 @@ registry_pending_trim(struct registry *r, const char *account, unsigned keep)
 	sqlite3_stmt *st = registry_prepare(
 	        r, "DELETE FROM devices WHERE account = ?1 AND hash IN "
 	           "(SELECT hash FROM devices WHERE account = ?1 AND "
-	           "state = 'pending' ORDER BY last_seen DESC, first_seen DESC "
+	           "state = 'pending' ORDER BY last_seen DESC, added_ms DESC "
 	           "LIMIT -1 OFFSET ?2)");
 	if (st == NULL)
 		return -1;

@@ -34,6 +34,7 @@ struct registry_device {
 	/* what a suspension (revoked with an end) returns to */
 	enum registry_state resume_state;
 	int64_t first_seen, last_seen;
+	int64_t added_ms; /* when the row was made (orders pending devices) */
 	char last_addr[REGISTRY_ADDR_MAX];
 	int64_t count;
 };

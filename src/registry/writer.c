@@ -25,6 +25,9 @@
 /* Retention deletes this many rows per transaction, so a backlog never
  * holds the write lock for long. */
 #define WRITER_PRUNE_CHUNK 5000
+/* The audit log's row cap is looked at this often while writes come in
+ * (cheap: two lookups by row id), so a flood cannot grow it far past. */
+#define WRITER_CAP_INTERVAL_MS 1000
 
 struct registry_writer {
 	char *path;
@@ -32,13 +35,14 @@ struct registry_writer {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;     /* work for the thread */
-	pthread_cond_t space;    /* room in the queue */
+	pthread_cond_t cond;  /* work for the thread */
+	pthread_cond_t space; /* room in the queue */
 	struct registry_write *head, *tail;
 	size_t queued;
 	bool stopping;
 	struct registry *reg; /* the thread's own handle */
-	uint64_t last_prune_ms;
+	uint64_t last_prune_ms, last_cap_ms;
+	bool wrote; /* since the cap was last looked at */
 	struct registry_writer_stats stats;
 };
 
@@ -96,35 +100,53 @@ writer_batch(struct registry_writer *rw, struct registry_write *list)
 	pthread_mutex_unlock(&rw->lock);
 }
 
+/* Deletes audit rows older than before_ms or beyond the cap, a chunk per
+ * transaction; returns how many. */
+static uint64_t
+writer_prune_audit(struct registry *reg, int64_t before_ms, uint64_t rows)
+{
+	uint64_t total = 0;
+	long n;
+	do {
+		n = registry_prune_audit(reg, before_ms, (int64_t)rows,
+		                         WRITER_PRUNE_CHUNK);
+		if (n > 0)
+			total += (uint64_t)n;
+	} while (n == WRITER_PRUNE_CHUNK);
+	if (n < 0)
+		log_error("registry: cannot prune the audit log");
+	return total;
+}
+
 static void
 writer_prune(struct registry_writer *rw, uint64_t now_mono)
 {
 	const struct registry_retention *k = &rw->keep;
-	if (k->interval_ms == 0 ||
-	    (rw->last_prune_ms != 0 &&
-	     now_mono - rw->last_prune_ms < k->interval_ms))
+	bool age = k->interval_ms > 0 &&
+	           (rw->last_prune_ms == 0 ||
+	            now_mono - rw->last_prune_ms >= k->interval_ms);
+	bool cap = k->audit_rows > 0 && rw->wrote &&
+	           (rw->last_cap_ms == 0 ||
+	            now_mono - rw->last_cap_ms >= WRITER_CAP_INTERVAL_MS);
+	if (!age && !cap)
 		return;
-	rw->last_prune_ms = now_mono;
 	struct registry *reg = writer_registry(rw);
 	if (reg == NULL)
 		return;
 	int64_t now = (int64_t)clock_wall_ms();
 	uint64_t audit = 0, pending = 0;
-	if (k->audit_ms > 0 || k->audit_rows > 0) {
-		int64_t before = k->audit_ms > 0 ? now - (int64_t)k->audit_ms
-		                                 : INT64_MIN;
-		long n;
-		do {
-			n = registry_prune_audit(reg, before,
-			                         (int64_t)k->audit_rows,
-			                         WRITER_PRUNE_CHUNK);
-			if (n > 0)
-				audit += (uint64_t)n;
-		} while (n == WRITER_PRUNE_CHUNK);
-		if (n < 0)
-			log_error("registry: cannot prune the audit log");
+	if (cap) {
+		rw->last_cap_ms = now_mono;
+		rw->wrote = false;
+		audit += writer_prune_audit(reg, INT64_MIN, k->audit_rows);
 	}
-	if (k->pending_ms > 0) {
+	if (age) {
+		rw->last_prune_ms = now_mono;
+		if (k->audit_ms > 0)
+			audit += writer_prune_audit(
+			        reg, now - (int64_t)k->audit_ms, k->audit_rows);
+	}
+	if (age && k->pending_ms > 0) {
 		int64_t before = (now - (int64_t)k->pending_ms) / 1000;
 		long n;
 		do {
@@ -139,7 +161,8 @@ writer_prune(struct registry_writer *rw, uint64_t now_mono)
 	if (audit > 0 || pending > 0)
 		log_info("registry: retention removed %llu audit rows and "
 		         "%llu pending devices",
-		         (unsigned long long)audit, (unsigned long long)pending);
+		         (unsigned long long)audit,
+		         (unsigned long long)pending);
 	pthread_mutex_lock(&rw->lock);
 	rw->stats.pruned_audit += audit;
 	rw->stats.pruned_pending += pending;
@@ -159,6 +182,11 @@ writer_main(void *arg)
 			uint64_t wait = rw->keep.interval_ms > 0
 			                        ? rw->keep.interval_ms
 			                        : 60000;
+			/* rows written since the cap was looked at */
+			if (rw->wrote && rw->keep.audit_rows > 0 &&
+			    wait > WRITER_CAP_INTERVAL_MS)
+				wait = WRITER_CAP_INTERVAL_MS;
+
 			writer_deadline(&ts, wait);
 			if (pthread_cond_timedwait(&rw->cond, &rw->lock, &ts) !=
 			    0)
@@ -186,8 +214,10 @@ writer_main(void *arg)
 
 		if (list != NULL) {
 			writer_batch(rw, list);
+			rw->wrote = true;
 			uint64_t now = clock_mono_ms();
-			if (n < WRITER_BATCH_FULL || now - last_commit > 2 * interval)
+			if (n < WRITER_BATCH_FULL ||
+			    now - last_commit > 2 * interval)
 				interval = WRITER_INTERVAL_MS;
 			else if (interval < WRITER_INTERVAL_MAX_MS)
 				interval *= 2;
@@ -226,7 +256,8 @@ registry_writer_new(const char *path, const struct registry_retention *keep,
 	if (rw->reg == NULL ||
 	    pthread_create(&rw->thread, NULL, writer_main, rw) != 0) {
 		if (rw->reg != NULL)
-			snprintf(err, errlen, "cannot start the registry writer");
+			snprintf(err, errlen,
+			         "cannot start the registry writer");
 		registry_writer_free(rw);
 		return NULL;
 	}

@@ -34,10 +34,10 @@ struct registry_write {
 };
 
 struct registry_retention {
-	uint64_t audit_ms;      /* audit rows older than this go; 0: kept */
-	uint64_t audit_rows;    /* and beyond the newest this many; 0: no cap */
-	uint64_t pending_ms;    /* pending devices not seen for this long */
-	uint64_t interval_ms;   /* how often to look */
+	uint64_t audit_ms;    /* audit rows older than this go; 0: kept */
+	uint64_t audit_rows;  /* and beyond the newest this many; 0: no cap */
+	uint64_t pending_ms;  /* pending devices not seen for this long */
+	uint64_t interval_ms; /* how often to look */
 };
 
 struct registry_writer;

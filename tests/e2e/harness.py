@@ -216,7 +216,7 @@ class Instance:
         # The failure budgets (docs/CONFIGURATION.md, CID-POL-6) would delay
         # and then block the many deliberate failures of this suite; tests of
         # the budgets themselves override these.
-        for budget in ("token", "account", "address"):
+        for budget in ("token", "account", "address", "network"):
             cfg.append(("ratelimit_%s_free" % budget, "100000"))
             cfg.append(("ratelimit_%s_block" % budget, "1000000"))
         keys = [k for k, _ in cfg]

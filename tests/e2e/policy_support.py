@@ -97,11 +97,21 @@ def make_instance(config=None, types=(), users=None, sentinel=True):
 class BoundConn(Conn):
     """harness.Conn over implicit TLS, from source address `source`."""
 
-    def __init__(self, addr, source, timeout=5.0):
+    def __init__(self, addr, source, timeout=5.0, freebind=False):
+        """freebind: bind to a source address no interface has (one of a
+        prefix routed to lo, see test_attack_shapes)."""
         self.timeout = timeout
         self.source = source
-        self.sock = socket.create_connection(addr, timeout=timeout,
-                                             source_address=(source, 0))
+        if freebind:
+            fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+            self.sock = socket.socket(fam, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.setsockopt(socket.SOL_IP, 15, 1)   # IP_FREEBIND
+            self.sock.bind((source, 0))
+            self.sock.connect(addr)
+        else:
+            self.sock = socket.create_connection(addr, timeout=timeout,
+                                                 source_address=(source, 0))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.tls = False
@@ -244,7 +254,7 @@ _AUTH_LINE = re.compile(
     r"\bauth: user=(?P<user>\S+)(?: login=(?P<login>\S+))? peer=(?P<peer>\S+) "
     r"mech=(?P<mech>\S+) "
     r"clientid=(?P<clientid>.+?) mode=(?P<mode>\S+) result=(?P<result>ok|fail)"
-    r'(?: reason="(?P<reason>[^"]*)")?\s*$')
+    r'(?: reason="(?P<reason>[^"]*)")?(?: tarpit=(?P<tarpit>\d+)ms)?\s*$')
 _ALERT_LINE = re.compile(
     r"\balert: event=(?P<event>\S+) account=(?P<account>\S+) peer=(?P<peer>\S+) "
     r'clientid=(?P<clientid>.+?) reason="(?P<reason>[^"]*)"')
@@ -332,6 +342,8 @@ class PolicyTestCase(ServerTestCase):
         "ratelimit_token_free": "1000",
         "ratelimit_account_free": "1000",
         "ratelimit_address_free": "1000",
+        "ratelimit_network_block": "1000",
+        "ratelimit_network_free": "1000",
     }
 
     def setUp(self):

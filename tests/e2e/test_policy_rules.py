@@ -153,27 +153,8 @@ class RefusalsLookLikeWrongPasswords(PolicyTestCase):
         self.assertEqual(plain_refused.line, plain_ref.line)
         self.assertEqual(plain_ref.line, line)
 
-    def test_refusal_takes_as_long_as_a_wrong_password(self):
-        self.start({"policy_mode": "enforce"}, overrides={"auth_failure_delay": "400ms"})
-        trusted = self.device()
-        self.ctl("device", "approve", "joe", self.login("joe", device=trusted).fp)
-        ok, wrong, refused = [], [], []
-        for _ in range(2):
-            ok.append(self.login("joe", device=trusted))
-            wrong.append(self.login("joe", "wrong-password", device=trusted))
-            refused.append(self.login("joe", device=self.device()))
-        for att in ok:
-            self.assertAccepted(att)
-        for att in wrong:
-            self.assertRefused(att, "wrong password")
-        for att in refused:
-            self.assertRefused(att, "unknown device")
-        t_ok, t_wrong, t_refused = [min(a.elapsed for a in atts) for atts in (ok, wrong, refused)]
-        self.assertGreaterEqual(t_wrong, 0.4)
-        self.assertGreaterEqual(t_refused, 0.4)
-        self.assertLess(abs(t_wrong - t_refused), 0.2, (t_wrong, t_refused))
-        self.assertLess(t_ok, min(t_wrong, t_refused) - 0.2,
-                        "successes are not delayed (so the delay is what we measured)")
+    # Timing (CID-POL-2) is compared as distributions of many answers, not
+    # one answer against a bound: test_login_path.RefusalTiming.
 
 
 class RequireClientIdEnforce(PolicyTestCase):

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/hmap.h"
+#include "lib/siphash.h"
 
 static int freed;
 
@@ -170,6 +171,87 @@ pol6_hmap_sweep_some(void **state)
 	hmap_free(m, NULL);
 }
 
+/* SipHash-2-4 against the reference vectors of its paper (key 00..0f,
+ * message 00..len-1): the keyed hash is what keeps client-chosen keys from
+ * colliding on purpose. */
+static void
+pol6_siphash_vectors(void **state)
+{
+	(void)state;
+	static const struct {
+		size_t len;
+		uint64_t h;
+	} v[] = {
+	        {0, 0x726fdb47dd0e0e31ull},  {1, 0x74f839c593dc67fdull},
+	        {7, 0xab0200f58b01d137ull},  {8, 0x93f5f5799a932462ull},
+	        {15, 0xa129ca6149be45e5ull}, {63, 0x958a324ceb064572ull},
+	};
+	uint8_t key[16], msg[64];
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+		assert_int_equal(siphash24(key, msg, v[i].len), v[i].h);
+	/* every map has its own random key */
+	uint8_t k2[16];
+	assert_true(siphash_key_random(key));
+	assert_true(siphash_key_random(k2));
+	assert_memory_not_equal(key, k2, 16);
+}
+
+/* The table grows with its load (chains stay about one long), however
+ * small it started; entries survive every doubling. */
+static void
+pol6_hmap_grows(void **state)
+{
+	(void)state;
+	struct hmap *m = hmap_new(4);
+	assert_int_equal(hmap_buckets(m), 4);
+	char key[24];
+	for (int i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "account-%d", i);
+		assert_true(hmap_put(m, key, boxed(i)));
+	}
+	assert_int_equal(hmap_count(m), 100000);
+	assert_true(hmap_buckets(m) >= 100000 / 1);
+	assert_true(hmap_buckets(m) <= 2 * 131072);
+	for (int i = 0; i < 100000; i += 997) {
+		snprintf(key, sizeof(key), "account-%d", i);
+		int *p = hmap_get(m, key);
+		assert_non_null(p);
+		assert_int_equal(*p, i);
+	}
+	freed = 0;
+	hmap_free(m, count_free);
+	assert_int_equal(freed, 100000);
+}
+
+/* Keys of any bytes, NULs included; a key and its prefix are two keys. */
+static void
+pol6_hmap_binary_keys(void **state)
+{
+	(void)state;
+	struct hmap *m = hmap_new(8);
+	int a = 1, b = 2, c = 3;
+	static const uint8_t k1[16] = {0, 0, 0,    0,    0,   0, 0, 0,
+	                               0, 0, 0xff, 0xff, 127, 0, 0, 1};
+	static const uint8_t k2[16] = {0, 0, 0,    0,    0,   0, 0, 0,
+	                               0, 0, 0xff, 0xff, 127, 0, 0, 2};
+	assert_true(hmap_putn(m, k1, 16, &a));
+	assert_true(hmap_putn(m, k2, 16, &b));
+	assert_true(hmap_putn(m, k1, 15, &c));
+	assert_int_equal(hmap_count(m), 3);
+	assert_ptr_equal(hmap_getn(m, k1, 16), &a);
+	assert_ptr_equal(hmap_getn(m, k2, 16), &b);
+	assert_ptr_equal(hmap_getn(m, k1, 15), &c);
+	assert_null(hmap_getn(m, k1, 14));
+	assert_ptr_equal(hmap_removen(m, k1, 16), &a);
+	assert_null(hmap_getn(m, k1, 16));
+	assert_ptr_equal(hmap_getn(m, k1, 15), &c);
+	hmap_free(m, NULL);
+}
+
 int
 main(void)
 {
@@ -177,6 +259,9 @@ main(void)
 	        cmocka_unit_test(pol6_hmap_basic),
 	        cmocka_unit_test(pol6_hmap_collisions),
 	        cmocka_unit_test(pol6_hmap_sweep_some),
+	        cmocka_unit_test(pol6_siphash_vectors),
+	        cmocka_unit_test(pol6_hmap_grows),
+	        cmocka_unit_test(pol6_hmap_binary_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

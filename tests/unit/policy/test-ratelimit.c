@@ -434,6 +434,110 @@ pol6_table_threads(void **state)
 	ratelimit_free(rl);
 }
 
+/* Attempts in flight count as failures for the delay and the ceiling, so
+ * parallel attempts each see the others; settling drops one (a success) or
+ * records it (a failure, which alone can start a block). */
+static void
+pol6_window_in_flight(void **state)
+{
+	(void)state;
+	struct ratelimit_window w;
+	memset(&w, 0, sizeof(w));
+	w.start_ms = T0;
+	for (int i = 0; i < 3; i++)
+		ratelimit_window_charge(&w);
+	struct ratelimit_verdict v = wcheck(&w, &P, T0);
+	assert_int_equal(v.failures, 3);
+	assert_int_equal(v.delay_ms, 1000); /* at free: delays start */
+	assert_false(v.blocked);
+	for (int i = 0; i < 7; i++)
+		ratelimit_window_charge(&w);
+	v = wcheck(&w, &P, T0);
+	assert_int_equal(v.failures, 10);
+	assert_true(v.blocked); /* ten in flight reach the ceiling */
+	/* all succeed: nothing is left, and no block was started */
+	for (int i = 0; i < 10; i++)
+		ratelimit_window_settle(&w, &P, T0, false);
+	v = wcheck(&w, &P, T0);
+	assert_int_equal(v.failures, 0);
+	assert_false(v.blocked);
+	assert_int_equal(w.blocked_until_ms, 0);
+	/* ten that fail: recorded, and the tenth starts the block */
+	for (int i = 0; i < 10; i++)
+		ratelimit_window_charge(&w);
+	for (int i = 0; i < 10; i++)
+		ratelimit_window_settle(&w, &P, T0 + 1, true);
+	v = wcheck(&w, &P, T0 + 2);
+	assert_int_equal(v.failures, 10);
+	assert_true(v.blocked);
+	assert_int_equal(w.blocked_until_ms, T0 + 1 + P.block_ms);
+}
+
+struct charger_arg {
+	struct ratelimit *rl;
+	const struct ratelimit_params *p;
+	int free_seen; /* charges whose verdict had no delay */
+};
+
+static void *
+charger(void *arg)
+{
+	struct charger_arg *a = arg;
+	for (int i = 0; i < 1000; i++) {
+		struct ratelimit_verdict v;
+		bool tracked = ratelimit_charge(a->rl, "spray", a->p, T0, &v);
+		if (v.delay_ms == 0 && !v.blocked)
+			a->free_seen++;
+		ratelimit_settle(a->rl, "spray", a->p, T0, tracked, true);
+	}
+	return NULL;
+}
+
+/* However many threads charge one key at once, exactly `free` attempts
+ * go unthrottled: the check and the charge are one step. */
+static void
+pol6_table_charge_is_atomic(void **state)
+{
+	(void)state;
+	struct ratelimit_params p = P;
+	p.free = 50;
+	p.block = 0;
+	struct ratelimit *rl = ratelimit_new(100);
+	struct charger_arg a[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct charger_arg){rl, &p, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, charger, &a[i]),
+		                 0);
+	}
+	int free_seen = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		free_seen += a[i].free_seen;
+	}
+	assert_int_equal(free_seen, 50);
+	assert_int_equal(tcheck(rl, "spray", &p, T0).failures, 4000);
+	ratelimit_free(rl);
+}
+
+/* A reset (a trusted device got in) keeps what is still in flight. */
+static void
+pol6_table_reset_keeps_in_flight(void **state)
+{
+	(void)state;
+	struct ratelimit *rl = ratelimit_new(100);
+	struct ratelimit_verdict v;
+	ratelimit_fail(rl, "t", &P, T0);
+	bool tracked = ratelimit_charge(rl, "t", &P, T0, &v);
+	assert_true(tracked);
+	assert_int_equal(v.failures, 1);
+	ratelimit_reset(rl, "t");
+	assert_int_equal(tcheck(rl, "t", &P, T0).failures, 1); /* in flight */
+	ratelimit_settle(rl, "t", &P, T0, tracked, false);
+	assert_int_equal(tcheck(rl, "t", &P, T0).failures, 0);
+	ratelimit_free(rl);
+}
+
 int
 main(void)
 {
@@ -447,6 +551,9 @@ main(void)
 	        cmocka_unit_test(pol6_table_bounded),
 	        cmocka_unit_test(pol6_table_block_sweeps_stale_keys),
 	        cmocka_unit_test(pol6_table_threads),
+	        cmocka_unit_test(pol6_window_in_flight),
+	        cmocka_unit_test(pol6_table_charge_is_atomic),
+	        cmocka_unit_test(pol6_table_reset_keeps_in_flight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -788,6 +788,78 @@ prv1_wal_readers_do_not_block_writer(void **state)
 	registry_close(r2);
 }
 
+/* Retention: audit rows older than a time or beyond a count go, oldest
+ * first, a chunk at a time; rows are never touched otherwise. */
+static void
+pol7_prune_audit(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 0; i < 100; i++)
+		audit_add(f->r, 1000 + i, "joe", false, "wrong password");
+	sqlite3 *db = raw_open(f);
+	/* older than 1030: 30 rows, in chunks of 7 */
+	long n, total = 0;
+	while ((n = registry_prune_audit(f->r, 1030, 0, 7)) > 0)
+		total += n;
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 30);
+	assert_int_equal(raw_int(db, "SELECT MIN(time_ms) FROM audit"), 1030);
+	/* at most 20 rows: the newest 20 stay */
+	assert_int_equal(registry_prune_audit(f->r, INT64_MIN, 20, 1000), 50);
+	assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM audit"), 20);
+	assert_int_equal(raw_int(db, "SELECT MIN(time_ms) FROM audit"), 1080);
+	/* nothing older than the oldest: nothing goes */
+	assert_int_equal(registry_prune_audit(f->r, 1000, 0, 1000), 0);
+	/* everything older than the future goes, and the table still works */
+	assert_int_equal(registry_prune_audit(f->r, 99999, 0, 1000), 20);
+	assert_int_equal(registry_prune_audit(f->r, 99999, 0, 1000), 0);
+	audit_add(f->r, 5, "joe", true, "ok");
+	assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM audit"), 1);
+	sqlite3_close(db);
+}
+
+/* Pending devices: not seen since a time go; an account keeps at most N,
+ * the most recently seen (then the most recently added). Other states are
+ * never removed by retention. */
+static void
+pol7_prune_pending(void **state)
+{
+	struct fx *f = *state;
+	char h[REGISTRY_HASH_LEN + 1];
+	for (int i = 0; i < 6; i++) {
+		char tail[4];
+		snprintf(tail, sizeof(tail), "%d", i);
+		fake_hash(h, 'a', tail);
+		struct registry_device d =
+		        device("joe", h, REGISTRY_PENDING, NOW + i / 2);
+		d.added_ms = (int64_t)(NOW + i) * 1000;
+		put(f->r, &d);
+	}
+	fake_hash(h, 'b', "0");
+	struct registry_device t = device("joe", h, REGISTRY_TRUSTED, NOW - 99);
+	put(f->r, &t);
+	fake_hash(h, 'c', "0");
+	struct registry_device other = device("ann", h, REGISTRY_PENDING, NOW);
+	put(f->r, &other);
+	sqlite3 *db = raw_open(f);
+	/* keep joe's newest 2 pending: the two seen last (i = 4, 5) */
+	assert_int_equal(registry_pending_trim(f->r, "joe", 2), 4);
+	assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM devices WHERE "
+	                             "account = 'joe' AND state = 'pending'"),
+	                 2);
+	assert_int_equal(raw_int(db, "SELECT MIN(added_ms) FROM devices WHERE "
+	                             "account = 'joe' AND state = 'pending'"),
+	                 (int64_t)(NOW + 4) * 1000);
+	/* not seen since NOW + 1: ann's goes, joe's stay, trusted stays */
+	assert_int_equal(registry_prune_pending(f->r, NOW + 1, 1000), 1);
+	assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM devices"), 3);
+	assert_int_equal(registry_prune_pending(f->r, NOW + 100, 1), 1);
+	assert_int_equal(registry_prune_pending(f->r, NOW + 100, 1), 1);
+	assert_int_equal(registry_prune_pending(f->r, NOW + 100, 1), 0);
+	assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM devices"), 1);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -805,6 +877,8 @@ main(void)
 	        T(pol3_account_overrides),
 	        cmocka_unit_test(pol4_state_names),
 	        T(prv1_wal_readers_do_not_block_writer),
+	        T(pol7_prune_audit),
+	        T(pol7_prune_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
