@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(gcc make git meson ninja-build pkg-config libssl-dev libevent-dev
 	libargon2-dev libcrypt-dev libsqlite3-dev libcurl4-openssl-dev openssl)
 test_pkgs=(libcmocka-dev python3 clang libclang-rt-14-dev clang-format
-	curl isync)
+	curl isync iproute2)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
