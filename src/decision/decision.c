@@ -82,7 +82,7 @@ decision_new(const struct decision_options *o, const uint8_t *secret,
 	pthread_key_create(&d->registry_key, decision_registry_close);
 	d->registry_path = strdup(o->registry_path);
 	d->cid_key = cid_key_new(secret, secret_len);
-	d->rate = ratelimit_new(DECISION_RATE_KEYS);
+	d->rate = ratelimit_new(DECISION_RATE_KEYS, o->rate_token.window_ms);
 	d->tracker = tracker_new(DECISION_TOKENS);
 	d->churn = tracker_new(DECISION_NETWORKS);
 	if (d->registry_path == NULL || d->cid_key == NULL || d->rate == NULL ||
@@ -233,10 +233,10 @@ decision_begin(struct decision *d, struct decision_attempt *a)
 	if (snapshot)
 		registry_read_end(reg);
 
-	/* Charged now, as failures in flight, so attempts made in parallel
-	 * each count the others; settled when the outcome is known. */
+	/* A budget already spent spares the hash. Whether this attempt is
+	 * delayed, and whether it counts, is settled in the writer's
+	 * transaction (decision_budgets()), one attempt after another. */
 	a->keys = policy_rate_keys(in->mode, a->has_id, in->device);
-	a->tracked = 0;
 	a->delay_ms = 0;
 	for (unsigned k = 1; k <= POLICY_KEY_LAST; k <<= 1) {
 		if (!(a->keys & k))
@@ -244,12 +244,9 @@ decision_begin(struct decision *d, struct decision_attempt *a)
 		char key[DECISION_KEY_MAX + 64];
 		struct ratelimit_verdict v;
 		decision_key(key, sizeof(key), k, a);
-		if (ratelimit_charge(d->rate, key, decision_params(d, k),
-		                     a->now_ms, &v))
-			a->tracked |= k;
+		ratelimit_check(d->rate, key, decision_params(d, k), a->now_ms,
+		                &v);
 		in->rate_blocked |= v.blocked;
-		if (v.delay_ms > a->delay_ms)
-			a->delay_ms = v.delay_ms;
 	}
 	a->skip_password = in->rate_blocked;
 	if (a->has_id && in->mode != POLICY_OFF)
@@ -405,6 +402,60 @@ decision_record_device(struct decision *d, struct registry *reg,
 		registry_pending_trim(reg, a->account, d->o.pending_max);
 }
 
+/*
+ * The budgets, on the writer's thread, so attempts are settled one after
+ * another however many ran in parallel: each sees every failure settled
+ * before it. The delay is the budgets' state before this attempt (its
+ * free failures spent: delayed); a budget that became blocked while this
+ * attempt was being checked refuses it, right password or not (so
+ * parallel attempts past the ceiling learn nothing); a failure counts once
+ * the decision says so.
+ */
+static void
+decision_budgets_before(struct decision *d, struct decision_attempt *a)
+{
+	uint64_t now = clock_wall_ms();
+	a->delay_ms = 0;
+	for (unsigned k = 1; k <= POLICY_KEY_LAST; k <<= 1) {
+		if (!(a->keys & k))
+			continue;
+		char key[DECISION_KEY_MAX + 64];
+		struct ratelimit_verdict v;
+		decision_key(key, sizeof(key), k, a);
+		ratelimit_check(d->rate, key, decision_params(d, k), now, &v);
+		a->in.rate_blocked |= v.blocked;
+		if (v.delay_ms > a->delay_ms)
+			a->delay_ms = v.delay_ms;
+	}
+}
+
+static void
+decision_budgets_after(struct decision *d, struct decision_attempt *a)
+{
+	const struct policy_decision *dec = &a->dec;
+	uint64_t now = clock_wall_ms();
+	char key[DECISION_KEY_MAX + 64];
+	for (unsigned k = 1; k <= POLICY_KEY_LAST; k <<= 1) {
+		if (!(a->keys & k))
+			continue;
+		decision_key(key, sizeof(key), k, a);
+		if (dec->count_failure)
+			/* refused unchecked (a budget was spent): counted
+			 * only where it is counted already, so a flood of
+			 * refused attempts cannot fill the table */
+			ratelimit_fail(d->rate, key, decision_params(d, k), now,
+			               !a->in.rate_blocked);
+		else if (k == POLICY_KEY_TOKEN &&
+		         a->in.device == POLICY_DEVICE_TRUSTED)
+			ratelimit_reset(d->rate, key); /* trusted, and in */
+	}
+	if (dec->block_token) {
+		decision_key(key, sizeof(key), POLICY_KEY_TOKEN, a);
+		ratelimit_block(d->rate, key, now,
+		                now + d->o.rate_token.block_ms);
+	}
+}
+
 /* In the registry writer's transaction: the decision, on the registry as
  * it is now, and what it records. */
 static void
@@ -422,7 +473,9 @@ decision_apply(struct registry *reg, struct registry_write *w)
 			in->trusted_devices = registry_trusted_count(
 			        reg, a->account, (int64_t)(a->now_ms / 1000));
 	}
+	decision_budgets_before(d, a);
 	policy_decide(&d->o.rules, in, &a->dec);
+	decision_budgets_after(d, a);
 	if (reg == NULL)
 		return;
 	decision_record_device(d, reg, a);
@@ -460,24 +513,6 @@ decision_committed(struct registry_write *w, bool ok)
 	const struct policy_decision *dec = &a->dec;
 	(void)ok; /* logged by the writer; the decision stands */
 
-	uint64_t now = clock_wall_ms();
-	char key[DECISION_KEY_MAX + 64];
-	for (unsigned k = 1; k <= POLICY_KEY_LAST; k <<= 1) {
-		if (!(a->keys & k))
-			continue;
-		decision_key(key, sizeof(key), k, a);
-		ratelimit_settle(d->rate, key, decision_params(d, k), now,
-		                 (a->tracked & k) != 0, dec->count_failure);
-		/* a trusted device that gets in starts afresh */
-		if (!dec->count_failure && k == POLICY_KEY_TOKEN &&
-		    a->in.device == POLICY_DEVICE_TRUSTED)
-			ratelimit_reset(d->rate, key);
-	}
-	if (dec->block_token) {
-		decision_key(key, sizeof(key), POLICY_KEY_TOKEN, a);
-		ratelimit_block(d->rate, key, now,
-		                now + d->o.rate_token.block_ms);
-	}
 	if (!dec->accept)
 		decision_session_end(d, &a->presence);
 

@@ -95,7 +95,7 @@ struct decision_attempt {
 	char address[TRACKER_NETWORK_MAX], network[TRACKER_NETWORK_MAX];
 	struct policy_input in;
 	struct policy_decision dec;
-	unsigned keys, tracked; /* budgets drawn on; charges tracked */
+	unsigned keys; /* budgets drawn on */
 	bool password_ok;
 	const char *password_reason;
 	uint64_t now_ms;

@@ -5,9 +5,20 @@
 #include <string.h>
 
 #include "lib/hmap.h"
+#include "lib/siphash.h"
 
 #define RATELIMIT_BUCKETS           65536
 #define RATELIMIT_SWEEP_INTERVAL_MS 1000
+/*
+ * The sketch: RATELIMIT_SKETCH_ROWS rows of RATELIMIT_SKETCH_WIDTH counters
+ * for the current window and as many for the previous one, each row under
+ * a SipHash key of its own. A key's count is the smallest of its counters
+ * (collisions can only add), and a failure raises only the counters at
+ * that smallest (conservative update), which keeps the overcount down:
+ * about F / WIDTH for F failures counted in a window. 4 MiB in all.
+ */
+#define RATELIMIT_SKETCH_ROWS  4
+#define RATELIMIT_SKETCH_WIDTH (1u << 17)
 
 static void
 ratelimit_rotate(struct ratelimit_window *w, const struct ratelimit_params *p,
@@ -39,23 +50,30 @@ ratelimit_estimate(const struct ratelimit_window *w,
 }
 
 void
-ratelimit_window_check(const struct ratelimit_window *w,
-                       const struct ratelimit_params *p, uint64_t now_ms,
-                       struct ratelimit_verdict *out)
+ratelimit_verdict_of(unsigned failures, const struct ratelimit_params *p,
+                     struct ratelimit_verdict *out)
 {
-	out->failures = ratelimit_estimate(w, p, now_ms) + w->inflight;
-	out->blocked =
-	        w->blocked_until_ms > now_ms ||
-	        (p->block > 0 && w->inflight > 0 && out->failures >= p->block);
+	out->failures = failures;
+	out->blocked = p->block > 0 && failures >= p->block;
 	out->delay_ms = 0;
-	if (out->failures > 0 && out->failures >= p->free &&
-	    p->delay_base_ms > 0) {
-		unsigned excess = out->failures - p->free;
+	if (failures > 0 && failures >= p->free && p->delay_base_ms > 0) {
+		unsigned excess = failures - p->free;
 		uint64_t d = p->delay_base_ms;
 		while (excess-- > 0 && d < p->delay_max_ms)
 			d *= 2;
 		out->delay_ms = d < p->delay_max_ms ? d : p->delay_max_ms;
 	}
+}
+
+void
+ratelimit_window_check(const struct ratelimit_window *w,
+                       const struct ratelimit_params *p, uint64_t now_ms,
+                       struct ratelimit_verdict *out)
+{
+	ratelimit_verdict_of(ratelimit_estimate(w, p, now_ms), p, out);
+	/* a window blocks while its block lasts, which may outlive the
+	 * failures that started it */
+	out->blocked = w->blocked_until_ms > now_ms;
 }
 
 void
@@ -70,44 +88,111 @@ ratelimit_window_fail(struct ratelimit_window *w,
 		w->blocked_until_ms = now_ms + p->block_ms;
 }
 
-void
-ratelimit_window_charge(struct ratelimit_window *w)
-{
-	if (w->inflight < UINT32_MAX)
-		w->inflight++;
-}
-
-void
-ratelimit_window_settle(struct ratelimit_window *w,
-                        const struct ratelimit_params *p, uint64_t now_ms,
-                        bool failed)
-{
-	if (w->inflight > 0)
-		w->inflight--;
-	if (failed)
-		ratelimit_window_fail(w, p, now_ms);
-}
+struct ratelimit_sketch {
+	uint8_t keys[RATELIMIT_SKETCH_ROWS][SIPHASH_KEY_LEN];
+	uint64_t start_ms;
+	uint32_t *cur, *prev; /* ROWS x WIDTH each */
+	uint64_t counted;     /* failures counted in the current window */
+};
 
 struct ratelimit {
 	pthread_mutex_t lock;
 	struct hmap *keys;
 	size_t max_keys;
 	uint64_t last_sweep_ms;
+	uint64_t window_ms;
+	struct ratelimit_sketch sketch; /* for keys the table has no room for */
 };
 
+static void
+ratelimit_sketch_rotate(struct ratelimit_sketch *sk, uint64_t window_ms,
+                        uint64_t now_ms)
+{
+	size_t bytes = (size_t)RATELIMIT_SKETCH_ROWS * RATELIMIT_SKETCH_WIDTH *
+	               sizeof(uint32_t);
+	if (sk->start_ms == 0 || now_ms < sk->start_ms) {
+		sk->start_ms = now_ms;
+		return;
+	}
+	uint64_t elapsed = now_ms - sk->start_ms;
+	if (elapsed < window_ms)
+		return;
+	uint32_t *t = sk->prev;
+	sk->prev = sk->cur;
+	sk->cur = t;
+	memset(sk->cur, 0, bytes);
+	if (elapsed >= 2 * window_ms)
+		memset(sk->prev, 0, bytes);
+	sk->start_ms = now_ms - elapsed % window_ms;
+	sk->counted = 0;
+}
+
+/* The sliding estimate of key, and its cells in slot. */
+static unsigned
+ratelimit_sketch_estimate(struct ratelimit_sketch *sk, const char *key,
+                          uint64_t window_ms, uint64_t now_ms,
+                          size_t slot[RATELIMIT_SKETCH_ROWS])
+{
+	ratelimit_sketch_rotate(sk, window_ms, now_ms);
+	uint64_t into = now_ms - sk->start_ms;
+	uint64_t weight = into >= window_ms ? 0 : window_ms - into;
+	uint64_t best = UINT64_MAX;
+	size_t n = strlen(key);
+	for (int r = 0; r < RATELIMIT_SKETCH_ROWS; r++) {
+		slot[r] = (size_t)r * RATELIMIT_SKETCH_WIDTH +
+		          (size_t)(siphash24(sk->keys[r], key, n) &
+		                   (RATELIMIT_SKETCH_WIDTH - 1));
+		uint64_t v = sk->cur[slot[r]] +
+		             (sk->prev[slot[r]] * weight + window_ms - 1) /
+		                     window_ms;
+		if (v < best)
+			best = v;
+	}
+	return best > UINT32_MAX ? UINT32_MAX : (unsigned)best;
+}
+
+static void
+ratelimit_sketch_fail(struct ratelimit_sketch *sk, const char *key,
+                      uint64_t window_ms, uint64_t now_ms)
+{
+	size_t slot[RATELIMIT_SKETCH_ROWS];
+	ratelimit_sketch_estimate(sk, key, window_ms, now_ms, slot);
+	uint32_t low = UINT32_MAX;
+	for (int r = 0; r < RATELIMIT_SKETCH_ROWS; r++)
+		if (sk->cur[slot[r]] < low)
+			low = sk->cur[slot[r]];
+	if (low == UINT32_MAX)
+		return;
+	for (int r = 0; r < RATELIMIT_SKETCH_ROWS; r++)
+		if (sk->cur[slot[r]] == low)
+			sk->cur[slot[r]] = low + 1;
+	sk->counted++;
+}
+
 struct ratelimit *
-ratelimit_new(size_t max_keys)
+ratelimit_new(size_t max_keys, uint64_t window_ms)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 	if (rl == NULL)
 		return NULL;
+	size_t cells = (size_t)RATELIMIT_SKETCH_ROWS * RATELIMIT_SKETCH_WIDTH;
 	rl->keys = hmap_new(RATELIMIT_BUCKETS);
-	if (rl->keys == NULL) {
+	rl->sketch.cur = calloc(cells, sizeof(uint32_t));
+	rl->sketch.prev = calloc(cells, sizeof(uint32_t));
+	bool keyed = true;
+	for (int r = 0; r < RATELIMIT_SKETCH_ROWS; r++)
+		keyed = keyed && siphash_key_random(rl->sketch.keys[r]);
+	if (rl->keys == NULL || rl->sketch.cur == NULL ||
+	    rl->sketch.prev == NULL || !keyed) {
+		hmap_free(rl->keys, NULL);
+		free(rl->sketch.cur);
+		free(rl->sketch.prev);
 		free(rl);
 		return NULL;
 	}
 	pthread_mutex_init(&rl->lock, NULL);
 	rl->max_keys = max_keys;
+	rl->window_ms = window_ms > 0 ? window_ms : 1;
 	return rl;
 }
 
@@ -117,6 +202,8 @@ ratelimit_free(struct ratelimit *rl)
 	if (rl == NULL)
 		return;
 	hmap_free(rl->keys, free);
+	free(rl->sketch.cur);
+	free(rl->sketch.prev);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
 }
@@ -126,10 +213,19 @@ ratelimit_check(struct ratelimit *rl, const char *key,
                 const struct ratelimit_params *p, uint64_t now_ms,
                 struct ratelimit_verdict *out)
 {
-	static const struct ratelimit_window empty;
 	pthread_mutex_lock(&rl->lock);
 	const struct ratelimit_window *w = hmap_get(rl->keys, key);
-	ratelimit_window_check(w ? w : &empty, p, now_ms, out);
+	if (w != NULL) {
+		ratelimit_window_check(w, p, now_ms, out);
+	} else {
+		/* not in the table: what the sketch counted (nothing, for a
+		 * key never seen, but what collisions add) */
+		size_t slot[RATELIMIT_SKETCH_ROWS];
+		ratelimit_verdict_of(ratelimit_sketch_estimate(&rl->sketch, key,
+		                                               rl->window_ms,
+		                                               now_ms, slot),
+		                     p, out);
+	}
 	pthread_mutex_unlock(&rl->lock);
 }
 
@@ -143,7 +239,7 @@ ratelimit_stale(void *value, void *arg)
 {
 	struct ratelimit_window *w = value;
 	const struct ratelimit_sweep_arg *a = arg;
-	if (w->blocked_until_ms > a->now_ms || w->inflight > 0 ||
+	if (w->blocked_until_ms > a->now_ms ||
 	    w->start_ms + a->horizon_ms > a->now_ms)
 		return false;
 	free(w);
@@ -179,53 +275,16 @@ ratelimit_entry(struct ratelimit *rl, const char *key, uint64_t window_ms,
 
 void
 ratelimit_fail(struct ratelimit *rl, const char *key,
-               const struct ratelimit_params *p, uint64_t now_ms)
+               const struct ratelimit_params *p, uint64_t now_ms, bool create)
 {
 	pthread_mutex_lock(&rl->lock);
 	struct ratelimit_window *w =
-	        ratelimit_entry(rl, key, p->window_ms, now_ms);
+	        create ? ratelimit_entry(rl, key, p->window_ms, now_ms)
+	               : hmap_get(rl->keys, key);
 	if (w != NULL)
 		ratelimit_window_fail(w, p, now_ms);
-	pthread_mutex_unlock(&rl->lock);
-}
-
-bool
-ratelimit_charge(struct ratelimit *rl, const char *key,
-                 const struct ratelimit_params *p, uint64_t now_ms,
-                 struct ratelimit_verdict *out)
-{
-	static const struct ratelimit_window empty;
-	pthread_mutex_lock(&rl->lock);
-	struct ratelimit_window *w =
-	        ratelimit_entry(rl, key, p->window_ms, now_ms);
-	ratelimit_window_check(w != NULL ? w : &empty, p, now_ms, out);
-	if (w != NULL) {
-		/* a new entry's window starts now (see ratelimit_rotate) */
-		if (w->start_ms == 0)
-			w->start_ms = now_ms;
-		ratelimit_window_charge(w);
-	}
-	pthread_mutex_unlock(&rl->lock);
-	return w != NULL;
-}
-
-void
-ratelimit_settle(struct ratelimit *rl, const char *key,
-                 const struct ratelimit_params *p, uint64_t now_ms,
-                 bool tracked, bool failed)
-{
-	pthread_mutex_lock(&rl->lock);
-	struct ratelimit_window *w =
-	        tracked ? hmap_get(rl->keys, key)
-	                : (failed ? ratelimit_entry(rl, key, p->window_ms,
-	                                            now_ms)
-	                          : NULL);
-	if (w != NULL) {
-		if (tracked)
-			ratelimit_window_settle(w, p, now_ms, failed);
-		else
-			ratelimit_window_fail(w, p, now_ms);
-	}
+	else if (create) /* no room: counted all the same, roughly */
+		ratelimit_sketch_fail(&rl->sketch, key, rl->window_ms, now_ms);
 	pthread_mutex_unlock(&rl->lock);
 }
 
@@ -244,14 +303,15 @@ void
 ratelimit_reset(struct ratelimit *rl, const char *key)
 {
 	pthread_mutex_lock(&rl->lock);
-	struct ratelimit_window *w = hmap_get(rl->keys, key);
-	if (w != NULL && w->inflight > 0) {
-		/* attempts in flight will still settle against it */
-		uint32_t inflight = w->inflight;
-		memset(w, 0, sizeof(*w));
-		w->inflight = inflight;
-	} else {
-		free(hmap_remove(rl->keys, key));
-	}
+	free(hmap_remove(rl->keys, key));
 	pthread_mutex_unlock(&rl->lock);
+}
+
+uint64_t
+ratelimit_sketched(struct ratelimit *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	uint64_t n = rl->sketch.counted;
+	pthread_mutex_unlock(&rl->lock);
+	return n;
 }

@@ -229,6 +229,31 @@ class AttackShapes(PolicyTestCase):
         churn = [a for a in self.syslog_alerts() if a["event"] == "token-churn"]
         self.assertEqual(len(churn), 1, churn)
 
+    def test_parallel_right_passwords_are_never_held_back(self):
+        """Budgets count failures, not logins: 48 right passwords at once
+        from one address, each with a device the account does not know,
+        are all answered at once, none tarpitted or refused, even with an
+        address budget far smaller than the burst."""
+        self.start(dict(BUDGETS, policy_mode="observe"))
+        mark = self.srv.mark()
+        devs = [self.device(source=CGNAT) for _ in range(48)]
+        conns = [self.open(device=d) for d in devs]
+        go = threading.Barrier(len(conns))
+        answers = [None] * len(conns)
+
+        def one(i):
+            go.wait()
+            _, answers[i] = conns[i].raw_command("L1", 'LOGIN "joe" "password"')
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(conns))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertTrue(all(a is not None and a.startswith(b"L1 OK") for a in answers),
+                        answers)
+        evs = self.wait_events(mark, len(conns))
+        self.assertEqual([e for e in evs if e["tarpit"] or e["result"] != "ok"], [])
+
     # -- connections -------------------------------------------------------------
     def test_clientid_buys_no_connections(self):
         """max_connections_per_ip counts every unauthenticated connection of
