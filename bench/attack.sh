@@ -70,7 +70,7 @@ END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 MODEL=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 {
-	echo "## Attack from one shared address: device policy vs per-address blocking"
+	echo "## Attack from one shared address: device policy (enforce, learn) vs per-address blocking"
 	echo
 	echo "- Command: \`$CMD\` (from the repository root), $START to $END"
 	echo "- Machine: $(nproc) CPUs, ${MODEL:-unknown model}, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
