@@ -970,6 +970,13 @@ def markdown(rep, a):
         if r["log"]["alerts"]:
             notes.append("- %s: alerts raised: %s." % (t, ", ".join(
                 "%s: %d" % kv for kv in sorted(r["log"]["alerts"].items()))))
+        if t == "C" and "attacker_trusted" in r:
+            notes.append("- C: attacker devices that became trusted: %d (must be 0: every account's "
+                         "learned slot was taken): %s; attacker logins that got in: %d, "
+                         "new-device-success alerts: %d."
+                         % (r["attacker_trusted"],
+                            "**met**" if r["attacker_trusted"] == 0 else "**NOT MET**",
+                            s["att_ok"], r["log"]["alerts"].get("new-device-success", 0)))
         if r.get("known_without_trusted"):
             notes.append("- %s: %d of user0..user%d have no trusted device after the run."
                          % (t, r["known_without_trusted"], a.known - 1))

@@ -18,8 +18,9 @@
 #   unknown users costs nothing) with default retention, then a probe of 30
 #   attempts as in (a) on the same server, then the 100,000 again with
 #   registry_audit_max_rows=10000: registry.db + -wal and row counts.
-# Loopback only; every process it starts is stopped at the end. About 22
-# minutes at the defaults (the small runs wait out the tarpits: ~15 min).
+# Loopback only; every process it starts is stopped at the end. About 25
+# minutes at the defaults: the small runs wait out the tarpits (up to 30 s
+# an attempt, 15 at a time: ~17 min), each large run takes ~3 min.
 #
 # Prints the report (markdown) and writes it to
 # bench/results/spray-<UTC date>.md with the command, machine and settings.
