@@ -78,6 +78,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # tree_pids, stop_server
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 kv() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -222,7 +223,9 @@ client_args() {
 
 procstat() { "$LG" procstat "${PID[$1]}"; }
 
-# one session/handshake run: prints "rate p50 p99 failures ok_total cpu_delta client_cpu"
+# one session/handshake run: appends "server mode conc rep rate p50 p99 failures ok_total
+# cpu_ms client_cpu tls abandoned" to $RAW (abandoned: still unanswered when the
+# load generator gave up, 10 s after the window)
 RAW=$TMP/raw.tsv
 : >"$RAW"
 run_load() {
@@ -236,10 +239,11 @@ run_load() {
 	local cpu0 cpu1 ok cpu_ms
 	cpu0=$(kv cpu_s "$before"); cpu1=$(kv cpu_s "$after"); ok=$(kv ok_total "$res")
 	cpu_ms=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ok" 'BEGIN { if (n > 0) printf "%.3f", (b - a) * 1000 / n; else print "nan" }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$mode" "$c" "$rep" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$mode" "$c" "$rep" \
 		"$(kv rate "$res")" "$(kv p50_ms "$res")" "$(kv p99_ms "$res")" \
-		"$(kv failures "$res")" "$ok" "$cpu_ms" "$(kv client_cpu_s "$res")" "$(kv tls "$res")" >>"$RAW"
-	log "$s $mode c=$c rep=$rep: $(kv rate "$res")/s p50 $(kv p50_ms "$res") ms p99 $(kv p99_ms "$res") ms, failures $(kv failures "$res"), server cpu ${cpu_ms} ms/op"
+		"$(kv failures "$res")" "$ok" "$cpu_ms" "$(kv client_cpu_s "$res")" "$(kv tls "$res")" \
+		"$(kv abandoned "$res")" >>"$RAW"
+	log "$s $mode c=$c rep=$rep: $(kv rate "$res")/s p50 $(kv p50_ms "$res") ms p99 $(kv p99_ms "$res") ms, failures $(kv failures "$res"), abandoned $(kv abandoned "$res"), server cpu ${cpu_ms} ms/op"
 }
 
 # memory of N idle connections: prints "before_kb after_kb closed_kb per_conn_kib up"
@@ -356,7 +360,7 @@ med() {
 	awk -F'\t' -v s="$1" -v m="$2" -v c="$3" -v col="$4" '$1==s && $2==m && $3==c && $col != "nan" && $col != "" { print $col }' "$RAW" |
 		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-sumfail() { awk -F'\t' -v s="$1" '$1==s { f += ($8 < 0 ? 0 : $8) } END { print f + 0 }' "$RAW"; }
+sumfail() { awk -F'\t' -v s="$1" '$1==s { f += ($8 < 0 ? 0 : $8) + ($13 > 0 ? $13 : 0) } END { print f + 0 }' "$RAW"; }
 memper() { awk -F'\t' -v s="$1" -v k="$2" '$1==s && $2==k { print $10 }' "$MEM"; }
 memrow() { awk -F'\t' -v s="$1" -v k="$2" '$1==s && $2==k { printf "%s/%s up, %s %s -> %s kB", $4, $3, ($6 == "rss_kb" ? "RSS" : "PSS"), $7, $8 }' "$MEM"; }
 fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { if (v == "nan" || v == "") print "n/a"; else printf "%.*f", d, v }'; }
@@ -425,7 +429,7 @@ mkdir -p "$(dirname "$OUT")"
 	if [ "$IDLE_AUTH_N" -gt 0 ]; then
 		echo "| memory per logged-in idle connection, $IDLE_AUTH_N open (KiB) | $(val imapcidd fmt "$(g imapcidd,memauth)" 1) | $(val dovecot fmt "$(g dovecot,memauth)" 1) | $(ratio "$(g imapcidd,memauth)" "$(g dovecot,memauth)") | | |"
 	fi
-	echo "| failed sessions/handshakes, all runs | $(val imapcidd g imapcidd,fail) | $(val dovecot g dovecot,fail) | | 0 | |"
+	echo "| failed or abandoned (unanswered 10 s after the window) sessions/handshakes, all runs | $(val imapcidd g imapcidd,fail) | $(val dovecot g dovecot,fail) | | 0 | |"
 	echo
 	echo "Idle memory detail:"
 	echo
@@ -438,9 +442,9 @@ mkdir -p "$(dirname "$OUT")"
 	echo
 	echo "<details><summary>All runs</summary>"
 	echo
-	echo "| server | mode | clients | rep | per s | p50 ms | p99 ms | failures | completed | server CPU ms/op | loadgen CPU s |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }' "$RAW"
+	echo "| server | mode | clients | rep | per s | p50 ms | p99 ms | failures | abandoned | completed | server CPU ms/op | loadgen CPU s |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $9, $10, $11 }' "$RAW"
 	echo
 	echo "</details>"
 } >"$TMP/report.md"
