@@ -25,6 +25,11 @@ Configurations:
       (CLIENTID plays no part) and an address budget like fail2ban's
       defaults (ratelimit_address_free=5, ratelimit_address_block=5,
       ratelimit_window=10m, ratelimit_block_time=10m).
+  (C) learn mode: the legitimate devices trusted beforehand as in (A)
+      (policy_learn_devices=1, so every account's learned slot is taken),
+      then the run with policy_mode=learn (policy_learn_devices=1): a right
+      password from a new device logs in, is recorded pending and alerted
+      (new-device-success); none may become trusted.  Default budgets.
 
 Each client role (legitimate, attacker) runs in its own Python process (one
 asyncio loop, one coroutine per device or token, no cap on connections held
@@ -681,6 +686,8 @@ def main_run(a):
         configs = {
             "A": {"label": "(A) imapcidd policy: enforce, devices trusted",
                   "over": common + [("policy_mode", "enforce")]},
+            "C": {"label": "(C) imapcidd policy: learn, devices trusted (learned slot taken)",
+                  "over": common + [("policy_mode", "learn"), ("policy_learn_devices", "1")]},
             "B": {"label": "(B) per-address blocking (fail2ban-like), policy off",
                   "over": common + [("policy_mode", "off"),
                                     ("ratelimit_address_free", "5"),
@@ -695,7 +702,8 @@ def main_run(a):
                 "ratelimit_account_free", "ratelimit_account_block",
                 "ratelimit_address_free", "ratelimit_address_block",
                 "detect_token_accounts", "detect_token_window", "detect_token_block",
-                "max_connections_per_ip"]
+                "max_connections_per_ip", "policy_learn_devices", "registry_pending_max",
+                "ratelimit_network_free", "ratelimit_network_block"]
         extra = []
         for kv in a.set:
             k, sep, v = kv.partition("=")
@@ -712,7 +720,7 @@ def main_run(a):
             cfg = configs[tag]
             inst = Instance(tmp, "inst-" + tag, cert, key, passwd)
             r = {"label": cfg["label"]}
-            if tag == "A":
+            if tag in ("A", "C"):
                 # Trust the legitimate devices: one learn-mode login each.
                 learn_over = [o for o in cfg["over"] if o[0] != "policy_mode"] + \
                              [("policy_mode", "learn"), ("policy_learn_devices", "1")]
@@ -774,9 +782,13 @@ def main_run(a):
             r["cpu_ms_per_login"] = (cpu * 1000 / answered) if (cpu is not None and answered) else None
             time.sleep(0.5)
             r["log"] = log_stats(d.log_text(), mark)
-            if tag == "A":
-                states, _ = trusted_count(ctl_bin, inst, users[:max(a.known, 1)])
+            if tag in ("A", "C"):
+                states, per_user = trusted_count(ctl_bin, inst, users[:max(a.known, 1)])
                 r["after_states_known"] = states
+                # each account had one trusted device (its legitimate one)
+                # before the run: more are the attacker's
+                r["attacker_trusted"] = sum(max(0, n - 1) for n in per_user.values())
+                r["known_without_trusted"] = sum(1 for n in per_user.values() if n < 1)
             rc = d.stop()
             r["rc"] = rc
             r["killed"] = getattr(d, "killed", False)
@@ -825,7 +837,7 @@ def markdown(rep, a):
     thr = a.auth_failure_delay_ms / 1000.0 + a.delay_threshold
     L = []
     L.append("### Settings\n")
-    L.append("- Workload (seed %d, same for both): %d legitimate devices (user0..user%d, one UUID "
+    L.append("- Workload (seed %d, the same for every configuration): %d legitimate devices (user0..user%d, one UUID "
              "token each, %d-%d logins each spread over %d s: %d logins); %d attacker tokens, "
              "%d-%d attempts each one after the other (%d attempts, %d of them with the right "
              "password of user0..user%d, the rest wrong passwords on user%d..user%d), token "
@@ -849,13 +861,20 @@ def markdown(rep, a):
     if "B" in R:
         L.append("- (B): policy_mode=off, fail2ban-like address budget. Effective: %s."
                  % ", ".join("%s=%s" % kv for kv in R["B"]["effective"].items()))
+    if "C" in R:
+        C = R["C"]
+        L.append("- (C): devices trusted beforehand as in (A) (%d/%d ok; registry after: %s); "
+                 "then restarted with policy_mode=learn, policy_learn_devices=1 on the same "
+                 "state, so every account's learned slot is taken. Effective: %s."
+                 % (C.get("learn_ok", 0), a.legit, C.get("learn_states"),
+                    ", ".join("%s=%s" % kv for kv in C["effective"].items())))
     if a.set:
         L.append("- **Extra settings for every configuration (--set): %s.**" % ", ".join(a.set))
     L.append("- Server CPU: utime+stime of imapcidd from /proc/PID/stat over the workload, "
              "divided by the LOGIN commands answered (legitimate + attacker; each on its own "
              "TLS connection, so handshakes are included). Clients (two Python processes) "
              "run on the same %d-CPU machine." % os.cpu_count())
-    L.append("- Order: %s, one after the other; total runtime %.0f s. Both ran the same "
+    L.append("- Order: %s, one after the other; total runtime %.0f s. All ran the same "
              "copy of imapcidd (built %s, sha256 %s...)."
              % (" then ".join(tags), rep["runtime_s"], a.daemon_mtime, a.daemon_sha256[:16]))
     L.append("")
@@ -867,6 +886,17 @@ def markdown(rep, a):
         rows.append([name] + [fn(R[t]) for t in tags])
     row("accounts taken over (distinct)", lambda r: "%d of %d" % (len(r["summary"]["takeovers"]), a.known))
     row("attacker logins succeeded", lambda r: "%d" % r["summary"]["att_ok"])
+
+    def _dev(r, fn):
+        return fn(r) if "after_states_known" in r else "n/a (policy off)"
+    row("attacker devices that became trusted (user0..user%d had 1 trusted device each)"
+        % (a.known - 1), lambda r: _dev(r, lambda r: "%d" % r["attacker_trusted"]))
+    row("attacker devices recorded pending (registry after the run, user0..user%d; at most "
+        "registry_pending_max per account are kept)" % (a.known - 1),
+        lambda r: _dev(r, lambda r: "%d" % r["after_states_known"].get("pending", 0)))
+    row("alerts: new-device-success / device-trusted / unknown-device-refused (log)",
+        lambda r: "%d / %d / %d" % tuple(r["log"]["alerts"].get(e, 0) for e in (
+            "new-device-success", "device-trusted", "unknown-device-refused")))
     row("attacker attempts made / answered NO / turned away at connect (BYE) / other errors",
         lambda r: "%d / %d / %d / %d" % (r["summary"]["att_attempts"], r["summary"]["att_no"],
                                           r["summary"]["att_bye"],
@@ -940,6 +970,16 @@ def markdown(rep, a):
         if r["log"]["alerts"]:
             notes.append("- %s: alerts raised: %s." % (t, ", ".join(
                 "%s: %d" % kv for kv in sorted(r["log"]["alerts"].items()))))
+        if t == "C" and "attacker_trusted" in r:
+            notes.append("- C: attacker devices that became trusted: %d (must be 0: every account's "
+                         "learned slot was taken): %s; attacker logins that got in: %d, "
+                         "new-device-success alerts: %d."
+                         % (r["attacker_trusted"],
+                            "**met**" if r["attacker_trusted"] == 0 else "**NOT MET**",
+                            s["att_ok"], r["log"]["alerts"].get("new-device-success", 0)))
+        if r.get("known_without_trusted"):
+            notes.append("- %s: %d of user0..user%d have no trusted device after the run."
+                         % (t, r["known_without_trusted"], a.known - 1))
         if r.get("after_states_known"):
             notes.append("- %s: registry after the run, devices of user0..user%d by state: %s."
                          % (t, a.known - 1, r["after_states_known"]))
@@ -993,7 +1033,7 @@ def main():
     r.add_argument("--attack-conns", type=int, default=5000,
                    help="most connections the attacker client holds at once")
     r.add_argument("--seed", type=int, default=20261128)
-    r.add_argument("--order", default="A,B", help="configurations to run, in this order")
+    r.add_argument("--order", default="A,B,C", help="configurations to run, in this order")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra imapcidd setting for every configuration (repeatable)")
     r.add_argument("--markdown")

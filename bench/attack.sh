@@ -10,7 +10,13 @@
 #   (A) policy_mode=enforce, the 200 devices trusted beforehand (one
 #       learn-mode login each, policy_learn_devices=1), default budgets;
 #   (B) policy_mode=off with a fail2ban-like address budget (5 failures in
-#       10m block the address for 10m).
+#       10m block the address for 10m);
+#   (C) policy_mode=learn, the 200 devices trusted beforehand as in (A)
+#       (policy_learn_devices=1: every account's learned slot is taken):
+#       attacker logins with a right password get in (learn mode), and must
+#       be recorded pending and alerted (new-device-success), never trusted.
+# About 12 minutes at the defaults (4 per configuration); --order A,B runs
+# only the first two, as before (C) was added.
 # Loopback only; every process it starts is stopped at the end.
 #
 # Prints the report (markdown) and writes it to
@@ -64,7 +70,7 @@ END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 MODEL=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 {
-	echo "## Attack from one shared address: device policy vs per-address blocking"
+	echo "## Attack from one shared address: device policy (enforce, learn) vs per-address blocking"
 	echo
 	echo "- Command: \`$CMD\` (from the repository root), $START to $END"
 	echo "- Machine: $(nproc) CPUs, ${MODEL:-unknown model}, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"

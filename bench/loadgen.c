@@ -17,6 +17,11 @@
  *   procstat   print CPU and memory of a process tree (helper for run.sh)
  *   freeport   print a free TCP port on 127.0.0.1 (helper for run.sh)
  *   crypt      time SHA512-CRYPT verification on this machine (context)
+ *   spray      connect, TLS, greeting, [CLIENTID fresh UUID], LOGIN with a
+ *              user name of its own (pattern + attempt number) and -P as the
+ *              password, close on the answer; -n attempts (password spraying;
+ *              a NO is the expected answer), optionally spread over many
+ *              source addresses (--spread)
  *
  * Every run is bounded in time (-d, or -n with a per-step timeout -t) and
  * the target must be a loopback address unless --allow-nonloopback is given.
@@ -74,6 +79,7 @@ enum mode {
 	MODE_FULL,
 	MODE_FETCH,
 	MODE_SEARCH,
+	MODE_SPRAY,
 };
 
 /* fetch/search: one connection per client doing one command after another */
@@ -168,6 +174,8 @@ struct opts {
 	bool idle_select;
 	const char *fetch_items;
 	const char *search_word;
+	int spread_per_addr; /* spray: attempts per source address ... */
+	int spread_per_net;  /* ... and addresses per /24 (0: no spread) */
 };
 
 static struct opts o = {
@@ -209,6 +217,10 @@ static int nfree;
 static int active;
 
 static uint64_t started, ok_total, ok_window, fails[F_COUNT];
+/* LOGIN sent -> tagged answer (session, spray) */
+static uint32_t *login_us;
+static size_t nlogin, caplogin;
+static uint64_t login_slow_1s, spray_no, spray_ok;
 static uint64_t idle_up, idle_dropped;
 static uint32_t *lat_us;
 static size_t nlat, caplat;
@@ -404,6 +416,25 @@ lat_add(uint64_t ns)
 	lat_us[nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+static void
+login_lat_add(uint64_t ns)
+{
+	if (ns >= 1000000000ull)
+		login_slow_1s++;
+	if (nlogin >= MAX_LAT_SAMPLES)
+		return;
+	if (nlogin == caplogin) {
+		size_t nc = caplogin ? caplogin * 2 : 65536;
+		uint32_t *p = realloc(login_us, nc * sizeof *p);
+		if (!p)
+			return;
+		login_us = p;
+		caplogin = nc;
+	}
+	uint64_t us = ns / 1000;
+	login_us[nlogin++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -504,6 +535,7 @@ send_login(struct conn *c, long uidx)
 	put_astring(qu, sizeof qu, user);
 	put_astring(qp, sizeof qp, o.pass);
 	queue_write(c, "b LOGIN %s %s\r\n", qu, qp);
+	c->t_cmd = now_ns();
 	c->st = ST_LOGIN;
 	set_deadline(c);
 }
@@ -545,8 +577,13 @@ after_greeting(struct conn *c)
 		idle_up++;
 		return;
 	}
-	/* users are assigned round-robin, one per connection */
-	c->uidx = o.user_base + (long)(user_rr++ % (uint64_t)o.nusers);
+	/* users are assigned round-robin, one per connection; spray: a
+	 * name of its own per attempt */
+	if (o.mode == MODE_SPRAY)
+		c->uidx = o.user_base + (long)user_rr++;
+	else
+		c->uidx = o.user_base +
+		          (long)(user_rr++ % (uint64_t)o.nusers);
 	if (o.clientid)
 		send_clientid(c, c->uidx);
 	else
@@ -678,6 +715,22 @@ handle_line(struct conn *c, char *line, size_t len)
 	case ST_LOGIN:
 		if (line[0] == '*' || line[0] == '+')
 			return true;
+		if (strncmp(line, "b OK", 4) == 0 ||
+		    strncmp(line, "b NO", 4) == 0) {
+			if (in_window())
+				login_lat_add(now_ns() - c->t_cmd);
+		}
+		if (o.mode == MODE_SPRAY &&
+		    (strncmp(line, "b NO", 4) == 0 ||
+		     strncmp(line, "b OK", 4) == 0)) {
+			/* answered: that is all a sprayer waits for */
+			if (line[2] == 'N')
+				spray_no++;
+			else
+				spray_ok++;
+			conn_ok(c);
+			return false;
+		}
 		if (strncmp(line, "b OK", 4) == 0) {
 			after_login(c);
 			return true;
@@ -1055,7 +1108,26 @@ conn_start(void)
 	c->fd = fd;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (o.src_ips > 1 && dst.ss_family == AF_INET) {
+	if (o.spread_per_addr > 0 && dst.ss_family == AF_INET) {
+		/* attempt k from 127.(1 + net / 256).(net % 256).(1 + host):
+		 * spread_per_addr attempts per address, spread_per_net
+		 * addresses per /24 */
+		uint64_t k = started - 1;
+		uint64_t a = k / (uint64_t)o.spread_per_addr;
+		uint64_t host = a % (uint64_t)o.spread_per_net;
+		uint64_t net = a / (uint64_t)o.spread_per_net;
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		src.sin_addr.s_addr =
+		        htonl(0x7f000000u | (uint32_t)((1 + net / 256) << 16) |
+		              (uint32_t)((net % 256) << 8) |
+		              (uint32_t)(1 + host));
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		           sizeof one);
+		if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+			conn_fail(c, F_CONNECT, strerror(errno));
+			return;
+		}
+	} else if (o.src_ips > 1 && dst.ss_family == AF_INET) {
 		/* spread over 127.0.0.1..127.0.0.N to widen the 4-tuple space */
 		struct sockaddr_in src = {.sin_family = AF_INET};
 		src.sin_addr.s_addr =
@@ -1112,7 +1184,7 @@ scan_timeouts(uint64_t t)
 static void
 usage(void)
 {
-	fputs("usage: loadgen session|handshake|idle|full|fetch|search "
+	fputs("usage: loadgen session|handshake|idle|full|fetch|search|spray "
 	      "[options]\n"
 	      "       loadgen procstat PID        (CPU seconds and memory of "
 	      "PID and its descendants)\n"
@@ -1156,6 +1228,10 @@ usage(void)
 	      "\"(FLAGS ENVELOPE)\")\n"
 	      "  -w WORD        search: SEARCH TEXT \"WORD\" (default "
 	      "meeting)\n"
+	      "  --spread A:N   spray: A attempts per source address, N "
+	      "addresses per /24,\n"
+	      "                 from 127.1.0.1 on (127.(1+k/256).(k%256).x "
+	      "for the k-th /24)\n"
 	      "  -q             no human summary on stderr\n",
 	      stderr);
 	exit(2);
@@ -1468,16 +1544,34 @@ run_load(void)
 	double rate = (double)ok_window / window;
 	const char *mname = o.mode == MODE_SESSION ? "session"
 	                    : o.mode == MODE_FULL  ? "full"
+	                    : o.mode == MODE_SPRAY ? "spray"
 	                                           : "handshake";
+	char loginbuf[256] = "";
+	if (nlogin > 0) {
+		qsort(login_us, nlogin, sizeof *login_us, cmp_u32);
+		size_t i50 = (size_t)(0.50 * (double)(nlogin - 1) + 0.5);
+		size_t i99 = (size_t)(0.99 * (double)(nlogin - 1) + 0.5);
+		snprintf(loginbuf, sizeof loginbuf,
+		         " logins=%zu login_p50_ms=%.3f login_p99_ms=%.3f "
+		         "login_max_ms=%.3f login_slow_1s=%" PRIu64,
+		         nlogin, login_us[i50] / 1000.0, login_us[i99] / 1000.0,
+		         login_us[nlogin - 1] / 1000.0, login_slow_1s);
+	}
+	if (o.mode == MODE_SPRAY) {
+		size_t l = strlen(loginbuf);
+		snprintf(loginbuf + l, sizeof loginbuf - l,
+		         " answered_no=%" PRIu64 " answered_ok=%" PRIu64,
+		         spray_no, spray_ok);
+	}
 	printf("RESULT mode=%s conc=%d window_s=%.3f ok=%" PRIu64
 	       " ok_total=%" PRIu64 " rate=%.1f failures=%" PRIu64
 	       " abandoned=%" PRIu64 " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
 	       "max_ms=%.3f client_cpu_s=%.2f exists=%ld fetched_min=%ld "
-	       "fetched_max=%ld%s tls=%s\n",
+	       "fetched_max=%ld%s%s tls=%s\n",
 	       mname, o.conc, window, ok_window, ok_total, rate, nf, abandoned,
 	       pct(50), pct(90), pct(99),
 	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, self_cpu, exists_first,
-	       full_msgs_min, full_msgs_max, failbuf,
+	       full_msgs_min, full_msgs_max, loginbuf, failbuf,
 	       tls_desc[0] ? tls_desc : "-");
 	if (!o.quiet)
 		fprintf(stderr,
@@ -1693,6 +1787,8 @@ main(int argc, char **argv)
 		o.mode = MODE_FETCH;
 	else if (strcmp(m, "search") == 0)
 		o.mode = MODE_SEARCH;
+	else if (strcmp(m, "spray") == 0)
+		o.mode = MODE_SPRAY;
 	else if (strcmp(m, "crypt") == 0)
 		crypt_mode = true;
 	else
@@ -1707,6 +1803,7 @@ main(int argc, char **argv)
 	        {"help", no_argument, NULL, 6},
 	        {"examine", no_argument, NULL, 7},
 	        {"select-idle", no_argument, NULL, 8},
+	        {"spread", required_argument, NULL, 9},
 	        {0},
 	};
 	optind = 2;
@@ -1770,6 +1867,14 @@ main(int argc, char **argv)
 		case 8:
 			o.idle_select = true;
 			o.idle_login = true;
+			break;
+		case 9:
+			if (sscanf(optarg, "%d:%d", &o.spread_per_addr,
+			           &o.spread_per_net) != 2 ||
+			    o.spread_per_addr < 1 || o.spread_per_net < 1 ||
+			    o.spread_per_net > 254)
+				die("--spread A:N (attempts per address, "
+				    "addresses per /24, N <= 254)");
 			break;
 		case 1:
 			o.clientid = false;
