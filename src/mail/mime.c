@@ -1582,6 +1582,22 @@ decode_qp(const uint8_t *in, size_t n, struct sink *out, bool q)
 			i++;
 			continue;
 		}
+		if (!q && is_wsp(ch)) {
+			/* Trailing white space on a line was added in transit
+			 * and must be deleted (RFC 2045 6.7 rule 3); white
+			 * space before "=" or text is kept. */
+			size_t j = i;
+			while (j < n && is_wsp(in[j]))
+				j++;
+			if (j == n || in[j] == '\n' ||
+			    (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n')) {
+				i = j;
+				continue;
+			}
+			put(out, in + i, j - i);
+			i = j;
+			continue;
+		}
 		if (ch != '=') {
 			put(out, &ch, 1);
 			i++;

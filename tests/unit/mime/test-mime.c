@@ -949,6 +949,70 @@ body_text(void **state)
 	mime_free(m);
 }
 
+/* imaptest's fetch-binary-mime-qp: trailing white space on a line is
+ * dropped (RFC 2045 6.7 rule 3), "=" then white space is a soft break. */
+static void
+binary_quoted_printable(void **state)
+{
+	(void)state;
+	static const char text[] =
+	        "Content-Type: multipart/mixed; boundary=\"foo\r\n"
+	        " bar\"\r\n"
+	        "\r\n"
+	        "--foo bar\r\n"
+	        "Content-Type: text/x-myown; charset=us-ascii\r\n"
+	        "Content-Transfer-Encoding: quoted-printable\r\n"
+	        "\r\n"
+	        "hello  \r\n"
+	        "bar=\r\n"
+	        "\r\n"
+	        "foo\t=\r\n"
+	        "bar\r\n"
+	        "foo\t \t= \r\n"
+	        "=62\r\n"
+	        "foo = \t\r\n"
+	        "bar\r\n"
+	        "foo =\r\n"
+	        "=62\r\n"
+	        "foo  \r\n"
+	        "bar=\r\n"
+	        "\r\n"
+	        "foo_bar\r\n"
+	        "\r\n"
+	        "--foo bar--\r\n";
+	static const char want[] = "hello\r\n"
+	                           "bar\r\n"
+	                           "foo\tbar\r\n"
+	                           "foo\t \tb\r\n"
+	                           "foo bar\r\n"
+	                           "foo b\r\n"
+	                           "foo\r\n"
+	                           "bar\r\n"
+	                           "foo_bar\r\n";
+	struct mime_message *m = parse(text);
+	struct buf b = BUF_INIT;
+	assert_int_equal(mime_binary(m, "1", (const uint8_t *)text, &b),
+	                 MIME_BINARY_OK);
+	char *got = take(&b);
+	assert_int_equal(strlen(got), 65);
+	assert_string_equal(got, want);
+	free(got);
+	mime_free(m);
+
+	/* white space at the very end of the part is trailing too */
+	static const char tail[] = "Content-Transfer-Encoding: "
+	                           "quoted-printable\r\n"
+	                           "\r\n"
+	                           "a \t";
+	m = parse(tail);
+	assert_int_equal(mime_binary(m, "1", (const uint8_t *)tail, &b),
+	                 MIME_BINARY_OK);
+	got = take(&b);
+	assert_string_equal(got, "a");
+	free(got);
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -969,6 +1033,7 @@ main(void)
 	        cmocka_unit_test(field_rules),
 	        cmocka_unit_test(limits),
 	        cmocka_unit_test(body_text),
+	        cmocka_unit_test(binary_quoted_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
