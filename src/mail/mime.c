@@ -67,6 +67,7 @@ struct mime_part {
 	bool ctype_seen, dsp_seen; /* even if invalid: only the first counts */
 	size_t hdr_start, hdr_len; /* blank line included */
 	size_t body_start, body_len;
+	size_t enc_start, enc_end; /* the field enc came from, raw */
 	uint64_t lines;
 	struct mime_field *fields; /* message headers only */
 	struct mime_str type, subtype, enc, id, desc, lang, loc, dsp;
@@ -543,6 +544,10 @@ parse_fields(struct pctx *c, struct mime_part *p, bool is_message)
 			index_field(c, &tail, fs, fe, d + fs, name_len, v,
 			            vlen);
 		content_field(c, p, k, v, vlen);
+		if (k == CF_ENCODING && p->enc.p != NULL) {
+			p->enc_start = fs;
+			p->enc_end = fe;
+		}
 	}
 }
 
@@ -1915,4 +1920,105 @@ mime_binary(const struct mime_message *m, const char *spec, const uint8_t *data,
 	else
 		return MIME_BINARY_UNKNOWN_CTE;
 	return sk.ok ? MIME_BINARY_OK : MIME_BINARY_NOMEM;
+}
+
+/*
+ * Binary parts to base64, for APPEND with a literal8
+ */
+
+/* Octets of input per base64 line: 76 characters (RFC 2045 6.8). */
+#define BASE64_LINE_IN 57
+
+/* A leaf part sent with "Content-Transfer-Encoding: binary". Composite
+ * parts are never re-encoded (RFC 2045 6.4: their encoding is only ever
+ * an identity), their leaves are. */
+static bool
+is_binary_leaf(const struct mime_part *p)
+{
+	return p->kind == PART_LEAF && str_ieq(p->enc, "binary") &&
+	       p->enc_end > p->enc_start;
+}
+
+static bool
+has_binary(const struct mime_part *p)
+{
+	if (is_binary_leaf(p))
+		return true;
+	if (p->kind == PART_MESSAGE)
+		return has_binary(p->msg);
+	for (const struct mime_part *ch = p->children; ch != NULL;
+	     ch = ch->next)
+		if (has_binary(ch))
+			return true;
+	return false;
+}
+
+bool
+mime_has_binary_parts(const struct mime_message *m)
+{
+	return m->root != NULL && has_binary(m->root);
+}
+
+struct b64_out {
+	const uint8_t *d;
+	size_t len, pos; /* input copied up to pos */
+	bool (*write)(void *arg, const uint8_t *p, size_t n);
+	void *arg;
+	bool ok;
+};
+
+static void
+b64_put(struct b64_out *o, const void *p, size_t n)
+{
+	if (o->ok && n > 0)
+		o->ok = o->write(o->arg, p, n);
+}
+
+static void
+b64_part(struct b64_out *o, const struct mime_part *p)
+{
+	if (p->kind == PART_MESSAGE) {
+		b64_part(o, p->msg);
+		return;
+	}
+	if (p->kind == PART_MULTIPART) {
+		for (const struct mime_part *ch = p->children; ch != NULL;
+		     ch = ch->next)
+			b64_part(o, ch);
+		return;
+	}
+	if (!is_binary_leaf(p))
+		return;
+	static const char cte[] = "Content-Transfer-Encoding: base64\r\n";
+	b64_put(o, o->d + o->pos, p->enc_start - o->pos);
+	b64_put(o, cte, sizeof(cte) - 1);
+	b64_put(o, o->d + p->enc_end, p->body_start - p->enc_end);
+	char line[BASE64_ENCODED_LEN(BASE64_LINE_IN) + 3];
+	const uint8_t *body = o->d + p->body_start;
+	for (size_t i = 0; i < p->body_len; i += BASE64_LINE_IN) {
+		size_t n = p->body_len - i < BASE64_LINE_IN ? p->body_len - i
+		                                            : BASE64_LINE_IN;
+		if (i > 0)
+			b64_put(o, "\r\n", 2);
+		base64_encode(body + i, n, line);
+		b64_put(o, line, BASE64_ENCODED_LEN(n));
+	}
+	o->pos = p->body_start + p->body_len;
+	/* The line end before a delimiter still follows; a body that ends
+	 * the message gets one of its own. */
+	if (o->pos == o->len && p->body_len > 0)
+		b64_put(o, "\r\n", 2);
+}
+
+bool
+mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
+                      size_t len,
+                      bool (*write)(void *arg, const uint8_t *p, size_t n),
+                      void *arg)
+{
+	struct b64_out o = {data, len, 0, write, arg, true};
+	if (m->root != NULL)
+		b64_part(&o, m->root);
+	b64_put(&o, data + o.pos, len - o.pos);
+	return o.ok;
 }

@@ -138,6 +138,21 @@ enum mime_binary_result mime_binary(const struct mime_message *m,
                                     const char *spec, const uint8_t *data,
                                     struct buf *out);
 
+/* True if a leaf part of m has "Content-Transfer-Encoding: binary". */
+bool mime_has_binary_parts(const struct mime_message *m);
+/*
+ * Writes the message m was parsed from (data, len) through write(), with
+ * the body of every leaf part in "Content-Transfer-Encoding: binary"
+ * encoded as base64 and that field replaced, as Dovecot stores a message
+ * APPENDed in a literal8 (RFC 3516 4.4): its octets then survive line-end
+ * conversion, BODY[] never carries a NUL, and BINARY[] decodes them back
+ * exactly. False as soon as write() returns false.
+ */
+bool mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
+                           size_t len,
+                           bool (*write)(void *arg, const uint8_t *p, size_t n),
+                           void *arg);
+
 /* The first header field called name (case-insensitive) of the top-level
  * message: its raw unfolded value, NUL-terminated, owned by m; *len (if
  * len is not NULL) gets its length. NULL when there is none. */

@@ -28,6 +28,32 @@ class ConformanceTest(MailTestCase):
         u, t = c.xcmd("FETCH 1:* BODY[HEADER.FIELDS (FROM)")
         self.assertTrue(t.startswith(b"BAD"), t)
 
+    def test_append_literal8_binary_part(self):
+        # imaptest's append-binary: the part comes back from BINARY[]
+        # exactly, and BODY[] never carries its NUL
+        raw = b"\x00-\xe4\n\r\n\n"
+        msg = (b"From: user@domain.org\r\n"
+               b"Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n"
+               b"Mime-Version: 1.0\r\n"
+               b"Content-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: binary\r\n\r\n" + raw)
+        c = self.raw()
+        tag = c.next_tag()
+        c.send(b"%s APPEND INBOX ~{%d}\r\n" % (tag.encode(), len(msg)))
+        self.assertTrue(c.readline().startswith(b"+"))
+        c.send(msg + b"\r\n")
+        u, t = c.read_tagged(tag)
+        self.assertTrue(t.startswith(tag.encode() + b" OK"), t)
+        c.ok("SELECT INBOX")
+        u, t = c.ok("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])")
+        self.assertEqual(u, [b"* 1 FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n"
+                             + raw + b")"])
+        d = c.fetch("1", "(BODY.PEEK[] BODY.PEEK[1])")[1]
+        self.assertNotIn(b"\x00", d["BODY[]"])
+        self.assertEqual(d["BODY[1]"], b"AC3kCg0KCg==\r\n")
+        self.assertIn(b"\r\nContent-Transfer-Encoding: base64\r\n",
+                      d["BODY[]"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1013,6 +1013,91 @@ binary_quoted_printable(void **state)
 	mime_free(m);
 }
 
+static bool
+collect(void *arg, const uint8_t *p, size_t n)
+{
+	return buf_append(arg, p, n);
+}
+
+/* A literal8 APPEND: parts in "binary" are stored as base64, the rest as
+ * they are, and BINARY[] gives the octets back exactly. */
+static void
+binary_parts_to_base64(void **state)
+{
+	(void)state;
+	static const uint8_t text[] =
+	        "Content-Type: multipart/mixed; boundary=z\r\n"
+	        "\r\n"
+	        "--z\r\n"
+	        "Content-Type: text/plain\r\n"
+	        "\r\n"
+	        "plain\r\n"
+	        "--z\r\n"
+	        "Content-Type: application/octet-stream\r\n"
+	        "content-transfer-encoding:\r\n"
+	        " BINARY\r\n"
+	        "X-After: 1\r\n"
+	        "\r\n"
+	        "\0-\xe4\n\r\n\n\r\n"
+	        "--z--\r\n";
+	static const char want[] =
+	        "Content-Type: multipart/mixed; boundary=z\r\n"
+	        "\r\n"
+	        "--z\r\n"
+	        "Content-Type: text/plain\r\n"
+	        "\r\n"
+	        "plain\r\n"
+	        "--z\r\n"
+	        "Content-Type: application/octet-stream\r\n"
+	        "Content-Transfer-Encoding: base64\r\n"
+	        "X-After: 1\r\n"
+	        "\r\n"
+	        "AC3kCg0KCg==\r\n"
+	        "--z--\r\n";
+	size_t len = sizeof(text) - 1;
+	struct mime_message *m = mime_parse(text, len);
+	assert_non_null(m);
+	assert_true(mime_has_binary_parts(m));
+	struct buf b = BUF_INIT;
+	assert_true(mime_binary_to_base64(m, text, len, collect, &b));
+	mime_free(m);
+	char *got = take(&b);
+	assert_string_equal(got, want);
+
+	m = parse(got);
+	assert_false(mime_has_binary_parts(m));
+	assert_int_equal(mime_binary(m, "2", (const uint8_t *)got, &b),
+	                 MIME_BINARY_OK);
+	assert_int_equal(buf_used(&b), 7);
+	assert_memory_equal(buf_head(&b), "\0-\xe4\n\r\n\n", 7);
+	buf_free(&b);
+	mime_free(m);
+	free(got);
+
+	/* a one-part message: the body ends the message, lines of 76 */
+	static const uint8_t one[] = "Content-Transfer-Encoding: binary\n"
+	                             "\n"
+	                             "0123456789012345678901234567890123456789"
+	                             "0123456789012345678\0";
+	len = sizeof(one) - 1;
+	m = mime_parse(one, len);
+	assert_true(mime_binary_to_base64(m, one, len, collect, &b));
+	mime_free(m);
+	got = take(&b);
+	assert_string_equal(got,
+	                    "Content-Transfer-Encoding: base64\r\n"
+	                    "\n"
+	                    "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1"
+	                    "Njc4OTAxMjM0NTY3ODkwMTIzNDU2\r\n"
+	                    "NzgA\r\n");
+	free(got);
+
+	/* no binary part: nothing to rewrite */
+	m = parse("Content-Transfer-Encoding: 8bit\r\n\r\n\xe4\r\n");
+	assert_false(mime_has_binary_parts(m));
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -1034,6 +1119,7 @@ main(void)
 	        cmocka_unit_test(limits),
 	        cmocka_unit_test(body_text),
 	        cmocka_unit_test(binary_quoted_printable),
+	        cmocka_unit_test(binary_parts_to_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
