@@ -14,6 +14,18 @@
  * session's buffered output, whatever the command asks for. */
 #define IMAP_MAIL_OUTPUT_CHUNK (256 * 1024)
 
+/* RFC 2971 section 3.3 limits on what a client may send in ID. */
+#define IMAP_ID_PAIRS_MAX 30
+#define IMAP_ID_FIELD_MAX 30
+#define IMAP_ID_VALUE_MAX 1024
+/* The longest ID command line within them, strings quoted without escapes:
+ * "tag ID (" and 30 times ` "field" "value"`, then ")": 31,870 octets.
+ * Before login an ID command may be this long even if limit_line_preauth
+ * is shorter, as Dovecot allows (imaptest's id script sends it). */
+#define IMAP_ID_LINE_MAX                                                       \
+	(IMAP_TAG_MAX + sizeof(" ID ()") - 1 +                                 \
+	 IMAP_ID_PAIRS_MAX * (IMAP_ID_FIELD_MAX + IMAP_ID_VALUE_MAX + 6))
+
 /* Where a FETCH that stopped at IMAP_MAIL_OUTPUT_CHUNK goes on. */
 struct imap_fetch_resume {
 	bool active;

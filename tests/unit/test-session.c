@@ -808,6 +808,57 @@ id_command(void **state)
 	t_cmd(t, "abc)\r\n", ID_REPLY "e OK ID completed.\r\n");
 }
 
+/* "tag ID (" and pairs of a 30-octet field and a 1024-octet value, as
+ * imaptest's id script sends them; the line without its CRLF, with room
+ * for 64 octets more. */
+static char *
+id_line(const char *tag, unsigned pairs)
+{
+	size_t cap = 64 + pairs * (30 + 1024 + 6) + 64;
+	char *line = malloc(cap);
+	assert_non_null(line);
+	size_t n = (size_t)snprintf(line, cap, "%s ID (", tag);
+	for (unsigned i = 0; i < pairs; i++) {
+		n += (size_t)snprintf(line + n, cap - n, "%s\"f%029u\" \"",
+		                      i > 0 ? " " : "", i);
+		memset(line + n, 'v', 1024);
+		n += 1024;
+		line[n++] = '"';
+	}
+	line[n++] = ')';
+	line[n] = '\0';
+	return line;
+}
+
+/* RFC 2971's largest ID (30 pairs of 30- and 1024-octet strings, 31 KiB)
+ * is taken before login though limit_line_preauth is 4 KiB, whether it
+ * arrives whole or an octet at a time; other commands keep the limit. */
+static void
+id_command_rfc2971_maximum(void **state)
+{
+	struct t *t = t_tls(state);
+	char *line = id_line("a", 30);
+	assert_true(strlen(line) > 31000);
+	strcat(line, "\r\n");
+	t_cmd(t, line, ID_REPLY "a OK ID completed.\r\n");
+	line[0] = 'b';
+	for (size_t i = 0; line[i] != '\0'; i++)
+		assert_int_equal(t_send_n(t, &line[i], 1), IMAP_ACTION_NONE);
+	t_expect(t, ID_REPLY "b OK ID completed.\r\n");
+	free(line);
+
+	/* a longer ID line still ends the connection */
+	line = id_line("c", 30);
+	size_t n = strlen(line);
+	line = realloc(line, 40 * 1024 + 8);
+	assert_non_null(line);
+	memset(line + n - 1, ' ', 40 * 1024 - n);
+	strcpy(line + 40 * 1024 - 1, ")\r\n");
+	assert_int_equal(t_send(t, line), IMAP_ACTION_CLOSE);
+	t_expect(t, "* BYE Line too long.\r\n");
+	free(line);
+}
+
 static void
 id_command_errors(void **state)
 {
@@ -1064,6 +1115,7 @@ main(void)
 	        T(line_too_long_bye),
 	        T(literal_for_command_without_literals),
 	        T(id_command),
+	        T(id_command_rfc2971_maximum),
 	        T(id_command_errors),
 	        T(logout),
 	        T(enable_after_auth),
