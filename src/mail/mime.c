@@ -797,6 +797,11 @@ struct aparse {
 	struct buf name, raw, adl, mbox, host;
 	struct buf *out;
 	unsigned count;
+	/* Text for SEARCH instead of IMAP address structures: "name
+	 * <mbox@host>" or "mbox@host", comma-separated, groups as
+	 * "group: ...;". */
+	bool text;
+	bool group_empty; /* text: no member written in this group yet */
 };
 
 static bool
@@ -992,9 +997,57 @@ write_buf_string(struct buf *out, const struct buf *b)
 		imap_write_string(out, (const char *)bhead(b), buf_used(b));
 }
 
+/* The separator before the next address or group in text mode. */
+static void
+atext_sep(struct aparse *a)
+{
+	if (a->group_empty)
+		a->group_empty = false;
+	else if (a->count > 0)
+		buf_append_str(a->out, ", ");
+}
+
+static void
+aemit_text(struct aparse *a, const struct buf *name)
+{
+	atext_sep(a);
+	if (buf_used(name) > 0) {
+		buf_append(a->out, bhead(name), buf_used(name));
+		buf_append_str(a->out, " <");
+	}
+	buf_append(a->out, bhead(&a->mbox), buf_used(&a->mbox));
+	if (buf_used(&a->host) > 0) {
+		buf_append_str(a->out, "@");
+		buf_append(a->out, bhead(&a->host), buf_used(&a->host));
+	}
+	if (buf_used(name) > 0)
+		buf_append_str(a->out, ">");
+	a->count++;
+}
+
+/* Group start (name != NULL) or end in text mode. */
+static void
+agroup_text(struct aparse *a, const struct buf *name)
+{
+	if (name != NULL) {
+		atext_sep(a);
+		buf_append(a->out, bhead(name), buf_used(name));
+		buf_append_str(a->out, ": ");
+		a->group_empty = true;
+	} else {
+		a->group_empty = false;
+		buf_append_str(a->out, ";");
+	}
+	a->count++;
+}
+
 static void
 aemit(struct aparse *a, const struct buf *name)
 {
+	if (a->text) {
+		aemit_text(a, name);
+		return;
+	}
 	buf_append_str(a->out, "(");
 	write_buf_nstring(a->out, name);
 	buf_append_str(a->out, " ");
@@ -1030,7 +1083,10 @@ aparse_list(struct aparse *a)
 			continue;
 		}
 		if (aspecial(a, ';')) {
-			if (in_group) {
+			if (in_group && a->text) {
+				agroup_text(a, NULL);
+				in_group = false;
+			} else if (in_group) {
 				buf_append_str(a->out, "(NIL NIL NIL NIL)");
 				a->count++;
 				in_group = false;
@@ -1041,7 +1097,10 @@ aparse_list(struct aparse *a)
 		aphrase(a);
 		if (aspecial(a, ':')) {
 			/* group: display-name ":" [group-list] ";" */
-			if (!in_group) {
+			if (!in_group && a->text) {
+				agroup_text(a, &a->name);
+				in_group = true;
+			} else if (!in_group) {
 				buf_append_str(a->out, "(NIL NIL ");
 				write_buf_string(a->out, &a->name);
 				buf_append_str(a->out, " NIL)");
@@ -1080,10 +1139,36 @@ aparse_list(struct aparse *a)
 		    (angle && buf_used(&a->name) > 0))
 			aemit(a, &a->name);
 	}
-	if (in_group) {
+	if (in_group && a->text)
+		agroup_text(a, NULL);
+	else if (in_group) {
 		buf_append_str(a->out, "(NIL NIL NIL NIL)");
 		a->count++;
 	}
+}
+
+static void
+aparse_free(struct aparse *a)
+{
+	buf_free(&a->comment);
+	buf_free(&a->name);
+	buf_free(&a->raw);
+	buf_free(&a->adl);
+	buf_free(&a->mbox);
+	buf_free(&a->host);
+}
+
+void
+mime_address_text(const char *value, size_t len, struct buf *out)
+{
+	struct aparse a = {
+	        .p = value,
+	        .n = len,
+	        .out = out,
+	        .text = true,
+	};
+	aparse_list(&a);
+	aparse_free(&a);
 }
 
 /* Writes "(" addresses ")" into out, or nothing if there are none; returns
@@ -1106,12 +1191,7 @@ write_addresses(struct buf *out, const struct mime_field *f)
 		buf_append_str(out, ")");
 	}
 	buf_free(&list);
-	buf_free(&a.comment);
-	buf_free(&a.name);
-	buf_free(&a.raw);
-	buf_free(&a.adl);
-	buf_free(&a.mbox);
-	buf_free(&a.host);
+	aparse_free(&a);
 	return a.count;
 }
 

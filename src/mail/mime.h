@@ -159,6 +159,13 @@ bool mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
 const char *mime_header(const struct mime_message *m, const char *name,
                         size_t *len);
 
+/* Appends the addresses of an address-list field value as text, the
+ * envelope's view of it that SEARCH FROM/TO/CC/BCC match (RFC 9051
+ * 6.4.4, as Dovecot does): "name <mbox@host>" or "mbox@host" (a comment
+ * standing in for a missing name), comma-separated, groups as
+ * "group: a@b, c@d;"; other comments, quoting and folding are gone. */
+void mime_address_text(const char *value, size_t len, struct buf *out);
+
 /* Appends in[0 .. len) with RFC 2047 encoded words (B and Q) decoded to
  * UTF-8; white space between adjacent encoded words is dropped. Malformed
  * encoded words and other text are copied as they are. */

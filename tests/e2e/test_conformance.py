@@ -7,7 +7,7 @@ Every test takes a fresh account.
 
 import unittest
 
-from mail_support import MailTestCase
+from mail_support import MailTestCase, crlf, search_result
 
 # imaptest's "atoms" script: every ATOM-CHAR but the letters, "[" included
 ATOM_CHARS = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
@@ -53,6 +53,27 @@ class ConformanceTest(MailTestCase):
         self.assertEqual(d["BODY[1]"], b"AC3kCg0KCg==\r\n")
         self.assertIn(b"\r\nContent-Transfer-Encoding: base64\r\n",
                       d["BODY[]"])
+
+    def test_search_from_address_with_comments(self):
+        # imaptest's search-addresses: FROM matches the parsed address
+        c = self.raw()
+        for frm in ("user-from@domain.org",
+                    "<user-from (comment)@ (comment) domain.org>",
+                    "user-from@domain.org (RealFrom)",
+                    "user-from1@domain.org, user-from2@domain.org"):
+            self.deliver(c.user, crlf("From: %s\n\nbody\n" % frm))
+        self.deliver(c.user, crlf("From: a@b\nTo: groupname: g1@d.org, "
+                                  "g2@d.org;,\n  groupname2: g3@d.org;\n"
+                                  "\nbody\n"))
+        c.ok("SELECT INBOX")
+        u, t = c.ok("SEARCH FROM user-from@domain.org")
+        self.assertEqual(search_result(u), [1, 2, 3])
+        u, t = c.ok("SEARCH FROM realfrom")
+        self.assertEqual(search_result(u), [3])
+        u, t = c.ok("SEARCH TO groupname2")
+        self.assertEqual(search_result(u), [5])
+        u, t = c.ok("SEARCH TO g3@d.org")
+        self.assertEqual(search_result(u), [5])
 
 
 if __name__ == "__main__":

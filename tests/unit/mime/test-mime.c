@@ -1098,6 +1098,44 @@ binary_parts_to_base64(void **state)
 	mime_free(m);
 }
 
+static void
+expect_address_text(const char *value, const char *want)
+{
+	struct buf b = BUF_INIT;
+	mime_address_text(value, strlen(value), &b);
+	char *got = take(&b);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* What SEARCH FROM/TO/CC/BCC match: imaptest's search-addresses headers. */
+static void
+address_text(void **state)
+{
+	(void)state;
+	expect_address_text("user-from@domain.org", "user-from@domain.org");
+	expect_address_text("RealFrom <user-from@domain.org>",
+	                    "RealFrom <user-from@domain.org>");
+	/* comments go, but one stands in for the missing name, as in
+	 * ENVELOPE */
+	expect_address_text("<user-from (comment)@ (comment) domain.org>",
+	                    "comment <user-from@domain.org>");
+	expect_address_text("user-from@domain.org (RealFrom)",
+	                    "RealFrom <user-from@domain.org>");
+	expect_address_text("user-from1@domain.org, user-from2@domain.org",
+	                    "user-from1@domain.org, user-from2@domain.org");
+	expect_address_text("groupname: groupuser1@domain.org, "
+	                    "groupuser2@domain.org;,\r\n"
+	                    "  groupname2: groupuser3@domain.org;",
+	                    "groupname: groupuser1@domain.org, "
+	                    "groupuser2@domain.org;, groupname2: "
+	                    "groupuser3@domain.org;");
+	expect_address_text("groupname:;", "groupname: ;");
+	expect_address_text("\"Ann \\\"A\\\" B\" <ann@example.org>",
+	                    "Ann \"A\" B <ann@example.org>");
+	expect_address_text("", "");
+}
+
 int
 main(void)
 {
@@ -1120,6 +1158,7 @@ main(void)
 	        cmocka_unit_test(body_text),
 	        cmocka_unit_test(binary_quoted_printable),
 	        cmocka_unit_test(binary_parts_to_base64),
+	        cmocka_unit_test(address_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
