@@ -388,21 +388,28 @@ search_header(struct search_msg *sm, const struct search_key *k)
 	if (!search_load(sm) || sm->mm == NULL)
 		return false;
 	size_t len;
-	const char *v = mime_header(sm->mm, k->name, &len);
+	const struct mime_field *f = NULL;
+	const char *v = mime_header_next(sm->mm, k->name, &f, &len);
 	if (v == NULL)
 		return false;
 	if (k->str[0] == '\0')
 		return true; /* HEADER x "": the field exists */
-	struct buf addr = BUF_INIT, dec = BUF_INIT;
-	if (k->address) {
-		mime_address_text(v, len, &addr);
-		v = (const char *)buf_head(&addr);
-		len = buf_used(&addr);
+	/* Any of the fields of that name may hold the string: a message
+	 * may have several Received:, or X- fields. */
+	bool hit = false;
+	for (; v != NULL && !hit;
+	     v = mime_header_next(sm->mm, k->name, &f, &len)) {
+		struct buf addr = BUF_INIT, dec = BUF_INIT;
+		if (k->address) {
+			mime_address_text(v, len, &addr);
+			v = (const char *)buf_head(&addr);
+			len = buf_used(&addr);
+		}
+		mime_decode_words(v, len, &dec);
+		hit = search_contains(buf_head(&dec), buf_used(&dec), k->str);
+		buf_free(&addr);
+		buf_free(&dec);
 	}
-	mime_decode_words(v, len, &dec);
-	bool hit = search_contains(buf_head(&dec), buf_used(&dec), k->str);
-	buf_free(&addr);
-	buf_free(&dec);
 	return hit;
 }
 

@@ -1595,6 +1595,18 @@ mime_section_size(const struct mime_message *m, const struct mime_section *s)
 }
 
 const char *
+mime_header_next(const struct mime_message *m, const char *name,
+                 const struct mime_field **f, size_t *len)
+{
+	*f = field_find(*f == NULL ? m->root->fields : (*f)->next, name);
+	if (*f == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = (*f)->value_len;
+	return (*f)->value;
+}
+
+const char *
 mime_header(const struct mime_message *m, const char *name, size_t *len)
 {
 	const struct mime_field *f = field_find(m->root->fields, name);

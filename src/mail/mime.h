@@ -159,6 +159,12 @@ bool mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
 const char *mime_header(const struct mime_message *m, const char *name,
                         size_t *len);
 
+/* Every header field called name of the top-level message, in order:
+ * start with *f NULL; each call returns the next one's value as
+ * mime_header() does, or NULL after the last. */
+const char *mime_header_next(const struct mime_message *m, const char *name,
+                             const struct mime_field **f, size_t *len);
+
 /* Appends the addresses of an address-list field value as text, the
  * envelope's view of it that SEARCH FROM/TO/CC/BCC match (RFC 9051
  * 6.4.4, as Dovecot does): "name <mbox@host>" or "mbox@host" (a comment

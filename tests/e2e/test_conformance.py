@@ -75,6 +75,20 @@ class ConformanceTest(MailTestCase):
         u, t = c.ok("SEARCH TO g3@d.org")
         self.assertEqual(search_result(u), [5])
 
+    def test_search_header_any_field_of_the_name(self):
+        # imaptest's search-header: the second X-Extra holds the string
+        c = self.raw()
+        self.deliver(c.user, crlf("Subject: hello beautiful world\n\nbody\n"))
+        self.deliver(c.user, crlf("X-Extra: hello beautiful header\n"
+                                  "X-Extra: another one\n\nbody\n"))
+        c.ok("SELECT INBOX")
+        for key, want in (('HEADER x-extra "another"', [2]),
+                          ('HEADER x-extra "eautiful head"', [2]),
+                          ('HEADER x-extra ""', [2]),
+                          ('NOT HEADER x-extra "one"', [1])):
+            u, t = c.ok("SEARCH " + key)
+            self.assertEqual(search_result(u), want, key)
+
 
 if __name__ == "__main__":
     unittest.main()
