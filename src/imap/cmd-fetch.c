@@ -501,9 +501,9 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 		if (set_seen && !(m->flags & MAIL_SEEN) &&
 		    !mailbox_readonly(mb)) {
 			char err[256];
-			if (mailbox_set_flags(mb, seq, m->flags | MAIL_SEEN,
-			                      m->keywords, err,
-			                      sizeof(err)) == MAIL_OK)
+			if (mailbox_change_flags(mb, seq, MAIL_FLAGS_ADD,
+			                         MAIL_SEEN, 0, err,
+			                         sizeof(err)) == MAIL_OK)
 				flags_changed = true;
 			m = mailbox_msg(mb, seq);
 		}
@@ -719,27 +719,17 @@ imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
 	uint32_t *seqs = imap_set_seqs(ctx, args[0].str, uid, &n);
 	if (seqs == NULL)
 		return imap_cmd_bad(ctx, "Invalid sequence set.");
+	enum mail_flags_op op = mode == 0  ? MAIL_FLAGS_SET
+	                        : mode > 0 ? MAIL_FLAGS_ADD
+	                                   : MAIL_FLAGS_REMOVE;
 	for (size_t i = 0; i < n; i++) {
-		const struct mail_msg *m = mailbox_msg(mb, seqs[i]);
-		uint32_t recent = m->flags & MAIL_RECENT;
-		uint32_t f = m->flags & ~MAIL_RECENT, k = m->keywords;
-		if (mode == 0) {
-			f = flags;
-			k = kwmask;
-		} else if (mode > 0) {
-			f |= flags;
-			k |= kwmask;
-		} else {
-			f &= ~flags;
-			k &= ~kwmask;
-		}
 		char err[256];
-		if (mailbox_set_flags(mb, seqs[i], f | recent, k, err,
-		                      sizeof(err)) != MAIL_OK)
+		if (mailbox_change_flags(mb, seqs[i], op, flags, kwmask, err,
+		                         sizeof(err)) != MAIL_OK)
 			continue; /* gone meanwhile: the next sync says so */
 		if (silent)
 			continue;
-		m = mailbox_msg(mb, seqs[i]);
+		const struct mail_msg *m = mailbox_msg(mb, seqs[i]);
 		buf_printf(ctx->out, "* %u FETCH (", seqs[i]);
 		imap_write_flags(ctx->out, mb, m);
 		if (uid)

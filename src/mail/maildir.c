@@ -3394,10 +3394,20 @@ enum mail_result
 mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
                   uint32_t keywords, char *err, size_t errlen)
 {
+	return mailbox_change_flags(mb, seq, MAIL_FLAGS_SET, flags, keywords,
+	                            err, errlen);
+}
+
+enum mail_result
+mailbox_change_flags(struct mailbox *mb, uint32_t seq, enum mail_flags_op op,
+                     uint32_t change, uint32_t kwchange, char *err,
+                     size_t errlen)
+{
 	unpark(mb);
 	char to[FNAME_MAX + 1];
 	bool refreshed = false;
 	enum mail_result r;
+	uint32_t flags = 0, keywords = 0;
 
 	if (mb->readonly)
 		return say(err, errlen, MAIL_NO, "Mailbox is read-only");
@@ -3405,19 +3415,38 @@ mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
 		return say(err, errlen, MAIL_NO, "Invalid message number");
 	struct rec *x = &mb->st.recs[seq - 1];
 	uint32_t defined = kw_defined(&mb->st);
-	flags &= STORED_FLAGS;
-	keywords &= defined;
+	change &= STORED_FLAGS;
+	kwchange &= defined;
 	if ((r = folder_lock(&mb->f, err, errlen)) != MAIL_OK)
 		return r;
 	for (;;) {
+		/* Adding or removing starts from the flags the file has
+		 * now, which under the lock its name tells: another session
+		 * may have changed others since we last synced (a rename we
+		 * see below as ENOENT), and those changes must stay. */
+		uint32_t cur = 0, curkw = 0;
+		if (op != MAIL_FLAGS_SET)
+			info_parse(x->fname, defined, &cur, &curkw);
+		flags = op == MAIL_FLAGS_SET   ? change
+		        : op == MAIL_FLAGS_ADD ? cur | change
+		                               : cur & ~change;
+		keywords = op == MAIL_FLAGS_SET   ? kwchange
+		           : op == MAIL_FLAGS_ADD ? curkw | kwchange
+		                                  : curkw & ~kwchange;
 		if (!name_with_flags(to, sizeof(to), x->fname, x->baselen,
 		                     defined, flags, keywords)) {
 			r = say(err, errlen, MAIL_NO, "File name too long");
 			break;
 		}
-		if (!x->in_new && strcmp(to, x->fname) == 0)
-			break;
-		if (renameat(rec_dir(mb, x), x->fname, mb->f.curfd, to) == 0) {
+		if (!x->in_new && strcmp(to, x->fname) == 0) {
+			/* nothing to rename, if the name is still the file's:
+			 * if another session renamed it, its flags differ
+			 * from what the old name says */
+			if (faccessat(mb->f.curfd, x->fname, F_OK,
+			              AT_SYMLINK_NOFOLLOW) == 0)
+				break;
+		} else if (renameat(rec_dir(mb, x), x->fname, mb->f.curfd,
+		                    to) == 0) {
 			char *c = npool_dup(&mb->st.names, to, strlen(to));
 			if (c != NULL) {
 				x->fname = c;
@@ -3429,7 +3458,8 @@ mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
 			break;
 		}
 		/* ENOENT: renamed by another session since; learn its name
-		 * and apply ours on top */
+		 * and apply ours on top (a set replaces its flags, an add or
+		 * remove keeps the others) */
 		if (errno != ENOENT) {
 			r = sys_error(err, errlen, "rename", x->fname);
 			break;

@@ -174,6 +174,20 @@ int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err, size_t errlen);
 enum mail_result mailbox_set_flags(struct mailbox *mb, uint32_t seq,
                                    uint32_t flags, uint32_t keywords, char *err,
                                    size_t errlen);
+enum mail_flags_op {
+	MAIL_FLAGS_SET,    /* the message's flags become those given */
+	MAIL_FLAGS_ADD,    /* those given are added ... */
+	MAIL_FLAGS_REMOVE, /* ... or removed, the others kept */
+};
+/* As mailbox_set_flags(), or adds or removes flags and keywords: to or
+ * from those the message has now on disk, not those this session last
+ * saw, so a change another session made meanwhile to other flags is kept
+ * (STORE +FLAGS/-FLAGS, FETCH setting \Seen). mailbox_msg() then shows
+ * the result. */
+enum mail_result mailbox_change_flags(struct mailbox *mb, uint32_t seq,
+                                      enum mail_flags_op op, uint32_t flags,
+                                      uint32_t keywords, char *err,
+                                      size_t errlen);
 /* Makes flag changes durable now (one fsync of cur/): for STORE and
  * FETCH, which must not sync (no EXPUNGE may be sent during them). */
 void mailbox_flush(struct mailbox *mb);

@@ -89,6 +89,31 @@ class ConformanceTest(MailTestCase):
             u, t = c.ok("SEARCH " + key)
             self.assertEqual(search_result(u), want, key)
 
+    def test_store_two_sessions_keep_each_others_flags(self):
+        # imaptest's store script, its last four commands
+        c1 = self.raw()
+        self.deliver(c1.user, crlf("Subject: x\n\nbody\n"))
+        c2 = self.raw(c1.user)
+        c1.ok("SELECT INBOX")
+        c2.ok("SELECT INBOX")
+        c1.ok("STORE 1 FLAGS (\\Seen)")
+        c2.ok("CHECK")
+        c1.ok("STORE 1 +FLAGS (\\Answered)")
+        u, t = c2.ok("STORE 1 -FLAGS (\\Seen)")
+        self.assertEqual(u, [b"* 1 FETCH (FLAGS (\\Answered))"])
+        c1.ok("CHECK")
+        c2.ok("CHECK")
+        for c in (c1, c2):
+            flags = c.fetch("1", "FLAGS")[1]["FLAGS"]
+            self.assertEqual(sorted(set(flags) - {"\\Recent"}),
+                             ["\\Answered"])
+        # a stale session adding a flag its old view already shows
+        c2.ok("STORE 1 -FLAGS (\\Answered)")
+        c1.ok("STORE 1 +FLAGS (\\Answered)")
+        c2.ok("CHECK")
+        flags = c2.fetch("1", "FLAGS")[1]["FLAGS"]
+        self.assertIn("\\Answered", flags)
+
 
 if __name__ == "__main__":
     unittest.main()

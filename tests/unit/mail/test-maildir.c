@@ -980,6 +980,64 @@ mail_two_sessions(void **state)
 	mailbox_close(b);
 }
 
+/* Adding or removing flags starts from the message's flags on disk, not
+ * from a session's stale view (imaptest's store script: one session adds
+ * \Answered, the other then removes \Seen, and both flags are right). */
+static void
+mail_change_flags_keeps_others(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", MAIL_SEEN);
+	struct mailbox *a = open_box(fx, "INBOX", false);
+	struct mailbox *b = open_box(fx, "INBOX", false);
+	struct mail_changes ch;
+	int kw = mailbox_keyword_index(a, "$hello");
+	assert_int_equal(kw, 0);
+
+	assert_int_equal(mailbox_change_flags(a, 1, MAIL_FLAGS_ADD,
+	                                      MAIL_ANSWERED, 1u << kw, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED | MAIL_SEEN);
+	/* b has not synced: it still sees \Seen alone */
+	assert_int_equal(mailbox_msg(b, 1)->flags & ~MAIL_RECENT, MAIL_SEEN);
+	assert_int_equal(mailbox_change_flags(b, 1, MAIL_FLAGS_REMOVE,
+	                                      MAIL_SEEN, 0, err, sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_msg(b, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	/* b learns the keyword at its next sync; its letter stays */
+	sync_ok(a, &ch);
+	assert_int_equal(ch.nflagged, 1);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	assert_int_equal(mailbox_msg(a, 1)->keywords, 1u << kw);
+
+	/* b's view is current now; a removes \Answered, then b (stale again)
+	 * adds \Answered, which its old file name already shows: it must
+	 * still reach the disk */
+	sync_ok(b, &ch);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(b, 1)->keywords, 1u << kw);
+	assert_int_equal(mailbox_change_flags(a, 1, MAIL_FLAGS_REMOVE,
+	                                      MAIL_ANSWERED, 0, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_change_flags(b, 1, MAIL_FLAGS_ADD,
+	                                      MAIL_ANSWERED, 0, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	sync_ok(a, &ch);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	assert_int_equal(count_dir(path_of(fx, "cur")), 1);
+	mailbox_close(a);
+	mailbox_close(b);
+}
+
 static void
 mail_expunge_uid_set(void **state)
 {
@@ -2091,6 +2149,7 @@ main(void)
 	        T(mail_uids_persist),
 	        T(mail_mda_delivery_recent),
 	        T(mail_two_sessions),
+	        T(mail_change_flags_keeps_others),
 	        T(mail_park_keeps_view),
 	        T(mail_park_renamed_away),
 	        T(mail_expunge_uid_set),
