@@ -639,6 +639,8 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 	 * FETCH 1:* nor a 50 MB body is ever held whole in memory. */
 	size_t i = r->active ? r->next : 0;
 	bool unknown_cte = r->unknown_cte;
+	if (!r->active)
+		imap_mail_report_keywords(ctx);
 	for (; i < n; i++) {
 		bool done = fetch_one(ctx, seqs[i], items, nitems, uid, r,
 		                      &unknown_cte);
@@ -722,6 +724,7 @@ imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
 	enum mail_flags_op op = mode == 0  ? MAIL_FLAGS_SET
 	                        : mode > 0 ? MAIL_FLAGS_ADD
 	                                   : MAIL_FLAGS_REMOVE;
+	imap_mail_report_keywords(ctx); /* ours, if new: before any FETCH */
 	for (size_t i = 0; i < n; i++) {
 		char err[256];
 		if (mailbox_change_flags(mb, seqs[i], op, flags, kwmask, err,

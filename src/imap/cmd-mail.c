@@ -155,6 +155,30 @@ imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
 	return name;
 }
 
+/* FLAGS and PERMANENTFLAGS (none if read-only), as SELECT sends them. */
+static void
+imap_write_mailbox_flags(struct imap_session *s, struct buf *o)
+{
+	struct mailbox *mb = s->mb;
+	buf_append_str(o, "* FLAGS (");
+	imap_write_flag_names(o, mb, false);
+	buf_append_str(o, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!mailbox_readonly(mb))
+		imap_write_flag_names(o, mb, true);
+	buf_append_str(o, ")] Flags permitted.\r\n");
+	const char *const *kw;
+	s->kw_reported = mailbox_keywords(mb, &kw);
+}
+
+void
+imap_mail_report_keywords(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	const char *const *kw;
+	if (s->mb != NULL && mailbox_keywords(s->mb, &kw) != s->kw_reported)
+		imap_write_mailbox_flags(s, ctx->out);
+}
+
 bool
 imap_mail_sync(struct imap_cmd_ctx *ctx)
 {
@@ -168,6 +192,7 @@ imap_mail_sync(struct imap_cmd_ctx *ctx)
 		log_warn("mail: user=%s: sync: %s", s->user, err);
 		return false;
 	}
+	imap_mail_report_keywords(ctx);
 	for (size_t i = 0; i < ch.nexpunged; i++)
 		buf_printf(ctx->out, "* %u EXPUNGE\r\n", ch.expunged[i]);
 	for (size_t i = 0; i < ch.nflagged; i++) {
@@ -238,12 +263,7 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	s->mb_name = strdup(name); /* for IDLE's watches; NULL: no watch */
 
 	struct buf *o = ctx->out;
-	buf_append_str(o, "* FLAGS (");
-	imap_write_flag_names(o, mb, false);
-	buf_append_str(o, ")\r\n* OK [PERMANENTFLAGS (");
-	if (!readonly)
-		imap_write_flag_names(o, mb, true);
-	buf_append_str(o, ")] Flags permitted.\r\n");
+	imap_write_mailbox_flags(s, o);
 	uint32_t n = mailbox_count(mb), unseen = 0;
 	buf_printf(o, "* %u EXISTS\r\n", n);
 	s->exists_reported = n;

@@ -88,6 +88,7 @@ struct imap_session {
 	char *mb_name; /* the selected mailbox's name */
 	bool idling;   /* in IDLE: the next line must be DONE */
 	uint32_t exists_reported; /* the message count the client knows */
+	size_t kw_reported;       /* keywords in the FLAGS it was last sent */
 };
 
 struct imap_cmd_ctx {
@@ -160,6 +161,10 @@ enum imap_action imap_cmd_idle(struct imap_cmd_ctx *ctx);
  * mailbox; false if it cannot be synced (gone). Never called during FETCH,
  * STORE or SEARCH, which may not report expunges (RFC 9051 7.5.1). */
 bool imap_mail_sync(struct imap_cmd_ctx *ctx);
+/* Sends FLAGS and PERMANENTFLAGS again if the selected mailbox has
+ * keywords the client was not told of: before any FETCH shows one (RFC
+ * 9051 7.3.5; imaptest checks it), whichever session created it. */
+void imap_mail_report_keywords(struct imap_cmd_ctx *ctx);
 /* Closes the selected mailbox and its store handle. */
 void imap_mail_release(struct imap_session *s);
 /* The messages of a sequence or UID set, as ascending sequence numbers

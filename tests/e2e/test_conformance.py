@@ -114,6 +114,36 @@ class ConformanceTest(MailTestCase):
         flags = c2.fetch("1", "FLAGS")[1]["FLAGS"]
         self.assertIn("\\Answered", flags)
 
+    def test_new_keyword_in_flags_before_any_fetch_shows_it(self):
+        # imaptest's stress checks: "Keyword used without being in FLAGS"
+        c1 = self.raw()
+        self.deliver(c1.user, crlf("Subject: x\n\nbody\n"))
+        c2 = self.raw(c1.user)
+        c1.ok("SELECT INBOX")
+        c2.ok("SELECT INBOX")
+        u, t = c1.ok("STORE 1 +FLAGS ($kw1 NIL)")
+        self.assertEqual(u, [
+            b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft "
+            b"$kw1 NIL)",
+            b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
+            b"\\Seen \\Draft $kw1 NIL \\*)] Flags permitted.",
+            b"* 1 FETCH (FLAGS (\\Recent $kw1 NIL))"])
+        # the other session is told at its next sync, before the FETCH
+        u, t = c2.ok("NOOP")
+        self.assertEqual(len(u), 3, u)
+        self.assertTrue(u[0].startswith(b"* FLAGS ("), u)
+        self.assertIn(b" $kw1 NIL)", u[0])
+        self.assertTrue(u[1].startswith(b"* OK [PERMANENTFLAGS ("), u)
+        self.assertEqual(u[2], b"* 1 FETCH (FLAGS ($kw1 NIL))")
+        # and only once
+        c1.ok("STORE 1 -FLAGS ($kw1)")
+        u, t = c2.ok("NOOP")
+        self.assertEqual(u, [b"* 1 FETCH (FLAGS (NIL))"])
+        # a keyword APPENDed into the selected mailbox
+        u, t = c1.append("INBOX", crlf("Subject: y\n\nbody\n"), flags="$kw2")
+        self.assertTrue(u[0].startswith(b"* FLAGS ("), u)
+        self.assertIn(b" $kw2)", u[0])
+
 
 if __name__ == "__main__":
     unittest.main()
