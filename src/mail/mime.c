@@ -70,7 +70,7 @@ struct mime_part {
 	size_t enc_start, enc_end; /* the field enc came from, raw */
 	uint64_t lines;
 	struct mime_field *fields; /* message headers only */
-	struct mime_str type, subtype, enc, id, desc, lang, loc, dsp;
+	struct mime_str type, subtype, enc, id, desc, md5, lang, loc, dsp;
 	struct mime_param *params, *dsp_params;
 };
 
@@ -433,6 +433,7 @@ enum cfield {
 	CF_ENCODING,
 	CF_ID,
 	CF_DESCRIPTION,
+	CF_MD5,
 	CF_DISPOSITION,
 	CF_LANGUAGE,
 	CF_LOCATION,
@@ -455,6 +456,8 @@ content_kind(const struct mime_part *p, const uint8_t *name, size_t len)
 		return p->id.p != NULL ? CF_NONE : CF_ID;
 	if (mem_ieq(nm, len, "Description"))
 		return p->desc.p != NULL ? CF_NONE : CF_DESCRIPTION;
+	if (mem_ieq(nm, len, "MD5"))
+		return p->md5.p != NULL ? CF_NONE : CF_MD5;
 	if (mem_ieq(nm, len, "Disposition"))
 		return p->dsp_seen ? CF_NONE : CF_DISPOSITION;
 	if (mem_ieq(nm, len, "Language"))
@@ -490,6 +493,9 @@ content_field(struct pctx *c, struct mime_part *p, enum cfield k, const char *v,
 		break;
 	case CF_DESCRIPTION:
 		p->desc = raw;
+		break;
+	case CF_MD5:
+		p->md5 = raw;
 		break;
 	case CF_DISPOSITION:
 		p->dsp_seen = true;
@@ -1375,7 +1381,10 @@ write_body(struct buf *out, const struct mime_part *p, bool ext)
 		buf_printf(out, " %llu", (unsigned long long)p->lines);
 	}
 	if (ext) {
-		buf_append_str(out, " NIL");
+		/* body-fld-md5: the Content-MD5 field's value as it is, as
+		 * Dovecot gives it (RFC 1864) */
+		buf_append_str(out, " ");
+		write_mstr(out, p->md5);
 		write_extension(out, p);
 	}
 	buf_append_str(out, ")");

@@ -42,7 +42,10 @@
  *   reference c-client implementation does), so that NIL keeps meaning group
  *   syntax. A mailbox without a display name takes the text of a comment in
  *   it as name ("a@b (Ann)"), if there is one.
- * - Content-MD5 is always NIL in BODYSTRUCTURE.
+ * - Content-MD5 in BODYSTRUCTURE is the field's value as it is (trailing
+ *   white space dropped), NIL without one, as Dovecot answers.
+ * - Parameters are listed in the message's order, RFC 2231 ones too
+ *   (Dovecot moves those after the others and joins continuations).
  */
 #ifndef IMAPCID_MIME_H
 #define IMAPCID_MIME_H

@@ -1136,6 +1136,45 @@ address_text(void **state)
 	expect_address_text("", "");
 }
 
+/* body-fld-md5 is the Content-MD5 field's value, as Dovecot answers;
+ * parameters keep the message's order, RFC 2231 ones included. */
+static void
+bodystructure_md5_and_parameter_order(void **state)
+{
+	(void)state;
+	struct mime_message *m =
+	        parse("Content-Type: multipart/mixed; boundary=z\r\n"
+	              "\r\n"
+	              "--z\r\n"
+	              "Content-Type: text/plain; charset=us-ascii\r\n"
+	              "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ== \r\n"
+	              "\r\n"
+	              "hello\r\n"
+	              "--z\r\n"
+	              "Content-Type: application/pdf\r\n"
+	              "Content-Disposition: attachment; size=1234;\r\n"
+	              " filename*=UTF-8''%C3%A4.pdf; creation-date=\"x\"\r\n"
+	              "Content-MD5: abc=\r\n"
+	              "Content-MD5: ignored\r\n"
+	              "\r\n"
+	              "AAAA\r\n"
+	              "--z--\r\n");
+	expect_body(m, true,
+	            "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	            "\"7BIT\" 5 0 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" NIL NIL NIL)"
+	            "(\"application\" \"pdf\" NIL NIL NIL \"7BIT\" 4 \"abc=\" "
+	            "(\"attachment\" (\"size\" \"1234\" \"filename*\" "
+	            "\"UTF-8''%C3%A4.pdf\" \"creation-date\" \"x\")) NIL NIL) "
+	            "\"mixed\" (\"boundary\" \"z\") NIL NIL NIL)");
+	/* BODY has no extension data: no MD5 */
+	expect_body(
+	        m, false,
+	        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	        "\"7BIT\" 5 0)(\"application\" \"pdf\" NIL NIL NIL \"7BIT\" "
+	        "4) \"mixed\")");
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -1159,6 +1198,7 @@ main(void)
 	        cmocka_unit_test(binary_quoted_printable),
 	        cmocka_unit_test(binary_parts_to_base64),
 	        cmocka_unit_test(address_text),
+	        cmocka_unit_test(bodystructure_md5_and_parameter_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
