@@ -29,15 +29,19 @@
 /* Where a FETCH that stopped at IMAP_MAIL_OUTPUT_CHUNK goes on. */
 struct imap_fetch_resume {
 	bool active;
-	size_t next;      /* index of the message to go on with */
-	bool in_msg;      /* stopped inside that message's response, */
-	size_t item;      /* after writing (part of) this item */
-	bool streaming;   /* in a literal copied from fd: */
-	int fd;           /* the message file */
-	uint64_t skip;    /* converted octets still to skip (<partial>) */
+	size_t next; /* index of the message to go on with */
+	bool in_msg; /* stopped inside that message's response, */
+	size_t item; /* after writing (part of) this item */
+	/* the message being answered, open from before anything about its
+	 * octets was written until its response ends */
+	struct mail_stream *msg;
+	bool streaming;   /* in a literal read from msg: */
+	uint64_t skip;    /* octets still to skip (<partial>) */
 	uint64_t left;    /* octets of the literal still to write */
-	bool prev_cr;     /* the last octet read was a CR */
+	bool broken;      /* msg stopped giving the octets promised */
 	bool unknown_cte; /* a BINARY part could not be decoded */
+	bool expunged;    /* a message was gone: left out */
+	bool failed;      /* a message could not be opened: left out */
 };
 
 /* A literal the collector wrote to a file (an APPEND's message), handed

@@ -5,6 +5,9 @@ checked on its own so it stays fixed without imaptest installed.
 Every test takes a fresh account.
 """
 
+import os
+import re
+import socket
 import unittest
 
 from mail_support import MailTestCase, crlf, search_result
@@ -143,6 +146,73 @@ class ConformanceTest(MailTestCase):
         u, t = c1.append("INBOX", crlf("Subject: y\n\nbody\n"), flags="$kw2")
         self.assertTrue(u[0].startswith(b"* FLAGS ("), u)
         self.assertIn(b" $kw2)", u[0])
+
+    # -- a message expunged by another session while FETCH answers -------
+
+    def big_files(self, c, n, size):
+        """n messages of size octets (streamed by FETCH: >= 256 KiB) in
+        INBOX, selected; returns their files, in UID order."""
+        line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST\r\n"
+        for i in range(n):
+            head = b"Subject: big %d\r\n\r\n" % i
+            self.deliver(c.user, head + line * ((size - len(head)) // len(line)))
+        c.ok("SELECT INBOX")
+        files = self.message_files(c.user)
+        self.assertEqual(len(files), n)
+        root = self.folder_dir(c.user, "INBOX")
+        # names start with the delivery time: sorted is UID order here
+        return [os.path.join(root, f) for f in sorted(
+            files, key=lambda f: f.split("/", 1)[1])]
+
+    def test_fetch_of_a_message_gone_before_its_literal(self):
+        # Its file is removed between SELECT and FETCH: once a literal of
+        # spaces was announced for it; now it is left out, and the
+        # command says EXPUNGEISSUED (RFC 9051 7.1).
+        c = self.raw()
+        files = self.big_files(c, 2, 300 * 1024)
+        os.unlink(files[0])
+        tag = c.next_tag()
+        c.send("%s FETCH 1:2 (BODY.PEEK[])\r\n" % tag)
+        u, t = c.read_tagged(tag, timeout=30)
+        self.assertEqual(len(u), 1, [l[:60] for l in u])
+        self.assertTrue(u[0].startswith(b"* 2 FETCH (BODY[] {"), u[0][:60])
+        self.assertNotIn(b"     ", u[0])
+        self.assertEqual(t, tag.encode() + b" OK [EXPUNGEISSUED] Some "
+                         b"messages were already expunged.")
+        # the sync reports it; the session goes on
+        u, t = c.ok("NOOP")
+        self.assertIn(b"* 1 EXPUNGE", u)
+
+    def test_fetch_keeps_reading_a_message_expunged_mid_literal(self):
+        # The first message's literal is under way when both files are
+        # removed: it comes out whole (the file was opened before its size
+        # was announced), the second is left out.
+        size = 12 * 1024 * 1024
+        c = self.raw()
+        # no autotuned receive window: what is in flight (this buffer and
+        # the server's send buffer, 4 MiB at most) is far less than one
+        # message, so the server is inside the first literal below
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        files = self.big_files(c, 2, size)
+        tag = c.next_tag()
+        c.send("%s FETCH 1:2 (BODY.PEEK[])\r\n" % tag)
+        line = c.readline(timeout=30)
+        m = re.match(rb"^\* 1 FETCH \(BODY\[\] \{(\d+)\}$", line)
+        self.assertIsNotNone(m, line)
+        n = int(m.group(1))
+        # the server stops after IMAP_MAIL_OUTPUT_CHUNK until we read:
+        # it is inside this 12 MiB literal now
+        for f in files:
+            os.unlink(f)
+        body = c.read_exact(n, timeout=60)
+        self.assertEqual(len(body), n)
+        self.assertTrue(body.startswith(b"Subject: big 0\r\n\r\n0123"))
+        self.assertNotIn(b"  ", body)
+        self.assertEqual(c.readline(timeout=30), b")")
+        u, t = c.read_tagged(tag, timeout=30)
+        self.assertEqual(u, [])
+        self.assertEqual(t, tag.encode() + b" OK [EXPUNGEISSUED] Some "
+                         b"messages were already expunged.")
 
 
 if __name__ == "__main__":
