@@ -92,6 +92,26 @@ unit "$BUILD" "plain"
 step "end-to-end tests"
 e2e "$BUILD" "plain"
 
+# Dovecot's imaptest compliance scripts against a server of its own
+# (tests/imaptest/run.sh), when ../shared/tools/imaptest is next to the
+# repository; its commands count one each.
+step "imaptest compliance scripts"
+log=$(mktemp)
+BUILD=$BUILD tests/imaptest/run.sh >"$log" 2>&1
+rc=$?
+cat "$log"
+if [ "$rc" -eq 77 ]; then
+	echo "(skipped: not counted)"
+else
+	p=$(sed -n 's/^imaptest: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
+	f=$(sed -n 's/^imaptest: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
+	ok "${p:-0}"
+	if [ "$rc" -ne 0 ] || [ "${f:-1}" -gt 0 ]; then
+		fail "imaptest compliance" "$(( ${f:-1} > 0 ? ${f:-1} : 1 ))"
+	fi
+fi
+rm -f "$log"
+
 step "AddressSanitizer + UndefinedBehaviorSanitizer build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
