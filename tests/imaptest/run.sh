@@ -205,9 +205,23 @@ else
 fi
 # imaptest's own exit status, when nothing else says what went wrong
 [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+# The server must have lived through it, stop cleanly on SIGTERM and, in
+# a sanitizer build, have reported nothing.
 if ! kill -0 "$pid" 2>/dev/null; then
 	echo "imaptest: imapcidd died during the run:" >&2
 	tail -n 20 "$tmp/server.log" >&2
+	failed=$((failed + 1))
+else
+	kill "$pid"
+	wait "$pid"
+	src=$?
+	pid=
+	if [ "$src" -ne 0 ]; then
+		echo "imaptest: imapcidd exited with status $src" >&2
+		failed=$((failed + 1))
+	fi
+fi
+if grep -E 'Sanitizer|runtime error:' "$tmp/server.log" >&2; then
 	failed=$((failed + 1))
 fi
 echo "imaptest: $passed passed, $failed failed"
