@@ -214,6 +214,23 @@ class ConformanceTest(MailTestCase):
         self.assertEqual(t, tag.encode() + b" OK [EXPUNGEISSUED] Some "
                          b"messages were already expunged.")
 
+    def test_pipelined_command_after_a_big_answer(self):
+        # imaptest's stress run stalled for minutes: a FETCH answer of
+        # over 64 KiB (IMAP_OUTPUT_HIGH_WATER) made the session stop with
+        # the next command already read; once the answer was written out
+        # nothing ran that command, as the client sent nothing more.
+        c = self.raw()
+        line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST\r\n"
+        self.deliver(c.user, b"Subject: 100k\r\n\r\n" + line * 1700)
+        c.ok("SELECT INBOX")
+        c.send(b"a FETCH 1 (BODY.PEEK[])\r\nb NOOP\r\nc NOOP\r\n")
+        u, t = c.read_tagged("a", timeout=10)
+        self.assertTrue(t.startswith(b"a OK"), t)
+        u, t = c.read_tagged("b", timeout=10)
+        self.assertEqual(t, b"b OK NOOP completed.")
+        u, t = c.read_tagged("c", timeout=10)
+        self.assertEqual(t, b"c OK NOOP completed.")
+
 
 if __name__ == "__main__":
     unittest.main()
