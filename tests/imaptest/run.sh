@@ -13,8 +13,9 @@
 # and stopped at the end.
 #
 # The last line is "imaptest: N passed, M failed": commands that passed and
-# failed (compliance), or clean and failed checks (stress: every "Error:"
-# line of imaptest is a failure). Exit 0 when nothing failed, 1 otherwise.
+# failed (compliance), or clean and failed checks (stress); every "Error:"
+# line of imaptest's state checks and every client that stalled (got no
+# answer for 3 s or more) is a failure too. Exit 0 when nothing failed.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -180,10 +181,19 @@ print("imaptest: %d scripts skipped for capabilities not advertised: %s"
       % (len(skipped), ", ".join(skipped) or "none"))
 EOF
 fi
-grep -E '^(Error|Fatal|Panic|\*\*\* Test)|^ - ' "$log" | head -n 100
+grep -E '^(Error|Fatal|Panic|\*\*\* Test)|^ - (failed|first|best|Command)' \
+	"$log" | head -n 100
+# " - 62339 stalled for 21 secs in command: ...", once a second: the
+# longest stall of each client
+stalls=$(awk '/^ - [0-9]+ stalled for [0-9]+ secs/ {
+	if ($5 + 0 >= max[$2]) { max[$2] = $5 + 0; line[$2] = $0 } }
+	END { for (c in line) print line[c] }' "$log")
+[ -z "$stalls" ] || echo "$stalls"
 tail -n 6 "$log"
 
+# every "Error:" line and every client that stalled is a failure
 errors=$(grep -c -E '^(Error|Fatal|Panic):' "$log")
+errors=$((errors + $(printf '%s' "$stalls" | grep -c .)))
 passed=0
 failed=$errors
 if [ "$mode" = stress ]; then
