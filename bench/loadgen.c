@@ -582,8 +582,7 @@ after_greeting(struct conn *c)
 	if (o.mode == MODE_SPRAY)
 		c->uidx = o.user_base + (long)user_rr++;
 	else
-		c->uidx = o.user_base +
-		          (long)(user_rr++ % (uint64_t)o.nusers);
+		c->uidx = o.user_base + (long)(user_rr++ % (uint64_t)o.nusers);
 	if (o.clientid)
 		send_clientid(c, c->uidx);
 	else
@@ -720,9 +719,8 @@ handle_line(struct conn *c, char *line, size_t len)
 			if (in_window())
 				login_lat_add(now_ns() - c->t_cmd);
 		}
-		if (o.mode == MODE_SPRAY &&
-		    (strncmp(line, "b NO", 4) == 0 ||
-		     strncmp(line, "b OK", 4) == 0)) {
+		if (o.mode == MODE_SPRAY && (strncmp(line, "b NO", 4) == 0 ||
+		                             strncmp(line, "b OK", 4) == 0)) {
 			/* answered: that is all a sprayer waits for */
 			if (line[2] == 'N')
 				spray_no++;
@@ -1117,10 +1115,9 @@ conn_start(void)
 		uint64_t host = a % (uint64_t)o.spread_per_net;
 		uint64_t net = a / (uint64_t)o.spread_per_net;
 		struct sockaddr_in src = {.sin_family = AF_INET};
-		src.sin_addr.s_addr =
-		        htonl(0x7f000000u | (uint32_t)((1 + net / 256) << 16) |
-		              (uint32_t)((net % 256) << 8) |
-		              (uint32_t)(1 + host));
+		src.sin_addr.s_addr = htonl(
+		        0x7f000000u | (uint32_t)((1 + net / 256) << 16) |
+		        (uint32_t)((net % 256) << 8) | (uint32_t)(1 + host));
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 		           sizeof one);
 		if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {

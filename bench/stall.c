@@ -233,8 +233,8 @@ conn_open(struct conn *c)
 	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 	           sizeof one);
 	struct sockaddr_in src = {.sin_family = AF_INET};
-	src.sin_addr.s_addr =
-	        htonl(ntohl(src0.s_addr) + (uint32_t)(rr++ % (uint64_t)o.addrs));
+	src.sin_addr.s_addr = htonl(ntohl(src0.s_addr) +
+	                            (uint32_t)(rr++ % (uint64_t)o.addrs));
 	c->t_connect = now_ns();
 	c->st = S_CONNECT;
 	setting_up++;
@@ -247,8 +247,7 @@ conn_open(struct conn *c)
 		conn_reset(c, now_ns() + 1000000000ull);
 		return;
 	}
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
-	                         .data.ptr = c};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0)
 		die("epoll_ctl: %s", strerror(errno));
 }
@@ -277,10 +276,10 @@ queue_literal(struct conn *c)
 	char *p = malloc(cap);
 	if (!p)
 		die("out of memory");
-	int n = c->step == 0
-	                ? snprintf(p, cap, "a ID (\"k1\" {%d+}\r\n", LITERAL_SIZE)
-	                : snprintf(p, cap, " \"k%zu\" {%d+}\r\n", c->step + 1,
-	                           LITERAL_SIZE);
+	int n = c->step == 0 ? snprintf(p, cap, "a ID (\"k1\" {%d+}\r\n",
+	                                LITERAL_SIZE)
+	                     : snprintf(p, cap, " \"k%zu\" {%d+}\r\n",
+	                                c->step + 1, LITERAL_SIZE);
 	memset(p + n, 'v', LITERAL_SIZE);
 	free(c->out);
 	c->out = p;
@@ -321,7 +320,8 @@ act(struct conn *c)
 	switch (c->kind) {
 	case K_TLS:
 		if (c->step < hello_len) {
-			ssize_t w = send(c->fd, hello + c->step, 1, MSG_NOSIGNAL);
+			ssize_t w =
+			        send(c->fd, hello + c->step, 1, MSG_NOSIGNAL);
 			if (w == 1)
 				c->step++;
 			else if (w < 0 && errno != EAGAIN) {
@@ -374,10 +374,12 @@ read_server(struct conn *c)
 		int r = SSL_read(c->ssl, buf, sizeof buf);
 		if (r <= 0) {
 			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE)
 				return true;
-			conn_closed(c, c->st == S_GREETING &&
-			                       strstr(c->bye, "Too many") != NULL);
+			conn_closed(c,
+			            c->st == S_GREETING &&
+			                    strstr(c->bye, "Too many") != NULL);
 			return false;
 		}
 		for (int i = 0; i < r; i++) {
@@ -396,9 +398,10 @@ read_server(struct conn *c)
 					held(c);
 					if (c->kind == K_LITERAL) {
 						/* the first literal at once */
-						c->t_next = now_ns() +
-						            (uint64_t)(o.interval *
-						                       1e9);
+						c->t_next =
+						        now_ns() +
+						        (uint64_t)(o.interval *
+						                   1e9);
 						queue_literal(c);
 						if (!flush_out(c))
 							return false;
@@ -463,8 +466,7 @@ on_event(struct conn *c, uint32_t ev)
 				conn_closed(c, false);
 			return;
 		}
-		if ((ev & EPOLLOUT) && c->outoff < c->outlen &&
-		    !flush_out(c))
+		if ((ev & EPOLLOUT) && c->outoff < c->outlen && !flush_out(c))
 			return;
 		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			read_server(c);
@@ -689,11 +691,13 @@ main(int argc, char **argv)
 		t = now_ns();
 		if (!up_said) {
 			int h = held_total();
-			if (h == o.n || t - t0 > (uint64_t)(o.setup_timeout * 1e9)) {
+			if (h == o.n ||
+			    t - t0 > (uint64_t)(o.setup_timeout * 1e9)) {
 				up_said = true;
 				t_up = t;
-				printf("%s n=%d t=%.2f\n", h == o.n ? "UP" : "UP-PARTIAL",
-				       h, (double)(t - t0) / 1e9);
+				printf("%s n=%d t=%.2f\n",
+				       h == o.n ? "UP" : "UP-PARTIAL", h,
+				       (double)(t - t0) / 1e9);
 				fflush(stdout);
 			}
 		}
@@ -710,27 +714,33 @@ main(int argc, char **argv)
 		struct kstat *s = &ks[k];
 		int h = 0;
 		for (int i = 0; i < o.n; i++)
-			h += conns[i].kind == (enum kind)k && conns[i].st == S_HELD;
+			h += conns[i].kind == (enum kind)k &&
+			     conns[i].st == S_HELD;
 		qsort(s->life, s->nlife, sizeof(double), cmp_d);
 		int top = -1;
 		for (int b = 0; b < MAX_BYES; b++)
-			if (s->byes[b].n && (top < 0 || s->byes[b].n > s->byes[top].n))
+			if (s->byes[b].n &&
+			    (top < 0 || s->byes[b].n > s->byes[top].n))
 				top = b;
 		double p50 = s->nlife ? s->life[s->nlife / 2] : -1;
-		printf("KIND kind=%s target=%d opened=%" PRIu64 " held=%d closed=%" PRIu64
-		       " refused=%" PRIu64 " connect_failed=%" PRIu64
+		printf("KIND kind=%s target=%d opened=%" PRIu64
+		       " held=%d closed=%" PRIu64 " refused=%" PRIu64
+		       " connect_failed=%" PRIu64
 		       " life_min_s=%.2f life_p50_s=%.2f life_max_s=%.2f "
 		       "first_close_s=%.2f bye_n=%" PRIu64 " bye=\"%s\"\n",
-		       kind_names[k], s->target, s->opened, h, s->closed, s->refused,
-		       s->connect_failed, s->nlife ? s->life[0] : -1, p50,
+		       kind_names[k], s->target, s->opened, h, s->closed,
+		       s->refused, s->connect_failed,
+		       s->nlife ? s->life[0] : -1, p50,
 		       s->nlife ? s->life[s->nlife - 1] : -1,
 		       s->first_close_ns ? (double)s->first_close_ns / 1e9 : -1,
 		       top >= 0 ? s->byes[top].n : 0,
 		       top >= 0 ? s->byes[top].text : "");
 		for (int b = 0; b < MAX_BYES; b++)
 			if (s->byes[b].n && b != top)
-				printf("BYE kind=%s n=%" PRIu64 " text=\"%s\"\n",
-				       kind_names[k], s->byes[b].n, s->byes[b].text);
+				printf("BYE kind=%s n=%" PRIu64
+				       " text=\"%s\"\n",
+				       kind_names[k], s->byes[b].n,
+				       s->byes[b].text);
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);

@@ -78,6 +78,29 @@ e2e() { # dir label
 	rm -f "$log"
 }
 
+# Dovecot's imaptest compliance scripts against a server of its own
+# (tests/imaptest/run.sh), when ../shared/tools/imaptest is next to the
+# repository; its commands count one each. Exit 77: skipped, not counted.
+imaptest() { # dir label
+	local dir=$1 label=$2 log rc p f
+	log=$(mktemp)
+	BUILD=$dir tests/imaptest/run.sh >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	if [ "$rc" -eq 77 ]; then
+		echo "(skipped: not counted)"
+		rm -f "$log"
+		return
+	fi
+	p=$(sed -n 's/^imaptest: \([0-9]*\) passed, [0-9]* failed$/\1/p' "$log")
+	f=$(sed -n 's/^imaptest: [0-9]* passed, \([0-9]*\) failed$/\1/p' "$log")
+	ok "${p:-0}"
+	if [ "$rc" -ne 0 ] || [ "${f:-1}" -gt 0 ]; then
+		fail "$label imaptest compliance" "$((${f:-1} > 0 ? ${f:-1} : 1))"
+	fi
+	rm -f "$log"
+}
+
 step "format"
 if make -s format-check; then ok; else fail "format-check"; fi
 
@@ -94,6 +117,9 @@ unit "$BUILD" "plain"
 step "end-to-end tests"
 e2e "$BUILD" "plain"
 
+step "imaptest compliance scripts"
+imaptest "$BUILD" "plain"
+
 step "AddressSanitizer + UndefinedBehaviorSanitizer build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -105,6 +131,8 @@ if setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false \
 	unit "$ASAN_BUILD" "sanitizer"
 	step "end-to-end tests (sanitizers)"
 	e2e "$ASAN_BUILD" "sanitizer"
+	step "imaptest compliance scripts (sanitizers)"
+	imaptest "$ASAN_BUILD" "sanitizer"
 else
 	fail "sanitizer build"
 fi

@@ -7,11 +7,7 @@
 
 #include "lib/log.h"
 
-/* RFC 2971 section 3.3 limits on what a client may send in ID. */
-#define IMAP_ID_PAIRS_MAX 30
-#define IMAP_ID_FIELD_MAX 30
-#define IMAP_ID_VALUE_MAX 1024
-#define IMAP_ID_LOG_MAX   1024 /* of the debug line showing a client's ID */
+#define IMAP_ID_LOG_MAX 1024 /* of the debug line showing a client's ID */
 
 static bool
 imap_no_args(struct imap_cmd_ctx *ctx, enum imap_action *act)

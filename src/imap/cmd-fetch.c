@@ -338,62 +338,33 @@ fetch_whole(const struct fetch_item *it)
 	        it->section[0] == '\0');
 }
 
-static void
-fetch_stream_end(struct imap_fetch_resume *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	r->streaming = false;
-}
-
 void
 imap_fetch_resume_clear(struct imap_fetch_resume *r)
 {
-	if (r->streaming)
-		fetch_stream_end(r);
+	mail_stream_close(r->msg);
 	memset(r, 0, sizeof(*r));
-	r->fd = -1;
 }
 
 /*
- * Copies the next part of a streamed literal to out, putting a CR before
- * every bare LF as imap_mail_load() does, skipping the first r->skip
- * converted octets (a partial fetch). Stops when the literal is complete
- * or out holds IMAP_MAIL_OUTPUT_CHUNK. The literal's length was promised
- * from the store's RFC822.SIZE: if the file ends early it is padded with
- * spaces (and logged), so the client's parser never loses its place.
+ * Copies the next part of a streamed literal from the open message to out,
+ * skipping the first r->skip octets (a partial fetch). Stops when the
+ * literal is complete or out holds IMAP_MAIL_OUTPUT_CHUNK. The literal's
+ * length is the stream's own size, taken from the file opened before it
+ * was announced, so the octets are there; only a file changed under us
+ * (truncated by something else) breaks the promise: r->broken, and the
+ * connection must end, as no response can follow half a literal.
  */
 static void
 fetch_stream_pump(struct imap_fetch_resume *r, struct buf *out)
 {
-	static _Thread_local uint8_t raw[IMAP_FETCH_STREAM_CHUNK];
 	static _Thread_local uint8_t conv[2 * IMAP_FETCH_STREAM_CHUNK];
 	while (r->left > 0 && buf_used(out) < IMAP_MAIL_OUTPUT_CHUNK) {
-		ssize_t n = r->fd >= 0 ? read(r->fd, raw, sizeof(raw)) : 0;
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = mail_stream_read(r->msg, conv, sizeof(conv));
 		if (n <= 0) {
-			log_error("fetch: message file ended %llu octets "
-			          "early; padded",
-			          (unsigned long long)r->left);
-			while (r->left > 0) {
-				size_t k = r->left > sizeof(conv)
-				                   ? sizeof(conv)
-				                   : (size_t)r->left;
-				memset(conv, ' ', k);
-				buf_append(out, conv, k);
-				r->left -= k;
-			}
+			r->broken = true;
 			break;
 		}
-		size_t c = 0;
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (raw[i] == '\n' && !r->prev_cr)
-				conv[c++] = '\r';
-			conv[c++] = raw[i];
-			r->prev_cr = raw[i] == '\r';
-		}
+		size_t c = (size_t)n;
 		const uint8_t *p = conv;
 		if (r->skip > 0) {
 			size_t k = r->skip > c ? c : (size_t)r->skip;
@@ -406,19 +377,22 @@ fetch_stream_pump(struct imap_fetch_resume *r, struct buf *out)
 		buf_append(out, p, c);
 		r->left -= c;
 	}
-	if (r->left == 0)
-		fetch_stream_end(r);
+	if (r->left == 0 || r->broken)
+		r->streaming = false;
 }
 
-/* Starts streaming a whole-message item: writes its label and literal
- * announcement and opens the file. */
+/* Starts streaming a whole-message item from the open message: writes its
+ * label and literal announcement, then as much as fits. */
 static void
 fetch_stream_start(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
-                   uint32_t seq, struct imap_fetch_resume *r)
+                   struct imap_fetch_resume *r)
 {
-	const struct mail_msg *m = mailbox_msg(ctx->s->mb, seq);
 	struct buf *o = ctx->out;
-	uint64_t size = m->size, off = 0, len = size;
+	uint64_t size = mail_stream_size(r->msg), off = 0, len = size;
+	if (!mail_stream_rewind(r->msg)) {
+		r->broken = true;
+		return;
+	}
 	if (it->kind == FETCH_RFC822)
 		buf_append_str(o, "RFC822");
 	else
@@ -430,12 +404,9 @@ fetch_stream_start(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
 		len = size - off < it->length ? size - off : it->length;
 	}
 	buf_printf(o, " {%llu}\r\n", (unsigned long long)len);
-	char err[256];
-	r->fd = mailbox_msg_fd(ctx->s->mb, seq, err, sizeof(err));
-	r->streaming = true;
+	r->streaming = len > 0;
 	r->skip = off;
 	r->left = len;
-	r->prev_cr = false;
 	fetch_stream_pump(r, o);
 }
 
@@ -443,6 +414,10 @@ fetch_stream_start(struct imap_cmd_ctx *ctx, const struct fetch_item *it,
  * One message's FETCH response, or the rest of it when resuming a
  * streamed literal. False when it stopped inside a streamed literal
  * (r says where); *unknown_cte is set for a BINARY part we cannot decode.
+ * A message whose octets are needed is opened before anything of its
+ * response is written, and stays open until the response is complete:
+ * if its file is gone already the message is left out (r->expunged),
+ * and once it is open another session's EXPUNGE no longer matters.
  */
 static bool
 fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
@@ -451,17 +426,19 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 {
 	struct mailbox *mb = ctx->s->mb;
 	const struct mail_msg *m = mailbox_msg(mb, seq);
-	bool resuming = r->streaming || r->in_msg;
+	bool resuming = r->in_msg;
 	size_t start = resuming ? r->item + 1 : 0;
 	bool stream = m->size >= IMAP_FETCH_STREAM_MIN;
-	bool need_msg = false, set_seen = false, has_uid = false,
-	     has_flags = false;
+	bool need_msg = false, need_stream = false, set_seen = false,
+	     has_uid = false, has_flags = false;
 	bool need_struct = false; /* ENVELOPE, BODYSTRUCTURE, BODY */
 	for (size_t i = 0; i < nitems; i++) {
 		enum fetch_kind k = it[i].kind;
 		if (i >= start) {
-			need_msg |= k > FETCH_BODY &&
-			            !(stream && fetch_whole(&it[i]));
+			bool whole = stream && fetch_whole(&it[i]) &&
+			             k != FETCH_BINARY_SIZE;
+			need_msg |= k > FETCH_BODY && !whole;
+			need_stream |= whole;
 			need_struct |= k >= FETCH_ENVELOPE && k <= FETCH_BODY;
 		}
 		set_seen |= ((k == FETCH_SECTION || k == FETCH_BINARY) &&
@@ -473,7 +450,7 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	struct buf *o = ctx->out;
 	if (r->streaming) {
 		fetch_stream_pump(r, o);
-		if (r->streaming)
+		if (r->streaming || r->broken)
 			return false;
 	}
 	struct buf msg = BUF_INIT;
@@ -481,15 +458,32 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 	struct buf cs[MAIL_CACHE_NFIELDS] = {BUF_INIT, BUF_INIT, BUF_INIT};
 	bool cached = need_struct && fetch_cached_struct(mb, seq, NULL, cs);
 	need_msg |= need_struct && !cached;
+	if (!resuming && (need_msg || need_stream)) {
+		char err[256];
+		enum mail_result res =
+		        mailbox_msg_open(mb, seq, &r->msg, err, sizeof(err));
+		if (res != MAIL_OK) {
+			for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
+				buf_free(&cs[f]);
+			if (res == MAIL_NO)
+				r->expunged = true;
+			else
+				log_warn("fetch: user=%s: %s", ctx->s->user,
+				         err);
+			r->failed |= res != MAIL_NO;
+			return true; /* left out: nothing was written */
+		}
+	}
 	if (need_msg) {
-		if (!imap_mail_load(ctx->s->mb, seq, &msg)) {
+		if (!mail_stream_rewind(r->msg) ||
+		    !mail_stream_load(r->msg, &msg)) {
+			/* the open file failed us: a response is begun
+			 * (when resuming) and must end */
 			buf_free(&msg);
 			for (int f = 0; f < MAIL_CACHE_NFIELDS; f++)
 				buf_free(&cs[f]);
-			if (resuming) /* gone mid-way: close what was begun */
-				buf_append_str(o, ")\r\n");
-			r->in_msg = false;
-			return true; /* expunged by someone else meanwhile */
+			r->broken = true;
+			return false;
 		}
 		mm = mime_parse(msg.data, msg.len);
 		if (need_struct && !cached)
@@ -501,9 +495,9 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 		if (set_seen && !(m->flags & MAIL_SEEN) &&
 		    !mailbox_readonly(mb)) {
 			char err[256];
-			if (mailbox_set_flags(mb, seq, m->flags | MAIL_SEEN,
-			                      m->keywords, err,
-			                      sizeof(err)) == MAIL_OK)
+			if (mailbox_change_flags(mb, seq, MAIL_FLAGS_ADD,
+			                         MAIL_SEEN, 0, err,
+			                         sizeof(err)) == MAIL_OK)
 				flags_changed = true;
 			m = mailbox_msg(mb, seq);
 		}
@@ -536,9 +530,14 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 			imap_write_datetime(o, mailbox_msg_date(mb, seq));
 			break;
 		case FETCH_SIZE:
-			buf_printf(o, "RFC822.SIZE %llu",
-			           (unsigned long long)(need_msg ? msg.len
-			                                         : m->size));
+			/* the open message's size is the one its literals
+			 * have */
+			buf_printf(
+			        o, "RFC822.SIZE %llu",
+			        (unsigned long long)(r->msg != NULL
+			                                     ? mail_stream_size(
+			                                               r->msg)
+			                                     : m->size));
 			break;
 		case FETCH_ENVELOPE:
 			fetch_put_cached(o, "ENVELOPE ",
@@ -591,8 +590,8 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 		}
 		if (stream && fetch_whole(&it[i]) &&
 		    it[i].kind != FETCH_BINARY_SIZE) {
-			fetch_stream_start(ctx, &it[i], seq, r);
-			if (r->streaming) {
+			fetch_stream_start(ctx, &it[i], r);
+			if (r->streaming || r->broken) {
 				r->in_msg = true;
 				r->item = i;
 				break;
@@ -608,6 +607,8 @@ fetch_one(struct imap_cmd_ctx *ctx, uint32_t seq, const struct fetch_item *it,
 		return false;
 	buf_append_str(o, ")\r\n");
 	r->in_msg = false;
+	mail_stream_close(r->msg);
+	r->msg = NULL;
 	return true;
 }
 
@@ -639,9 +640,20 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 	 * FETCH 1:* nor a 50 MB body is ever held whole in memory. */
 	size_t i = r->active ? r->next : 0;
 	bool unknown_cte = r->unknown_cte;
+	if (!r->active)
+		imap_mail_report_keywords(ctx);
 	for (; i < n; i++) {
 		bool done = fetch_one(ctx, seqs[i], items, nitems, uid, r,
 		                      &unknown_cte);
+		if (r->broken) {
+			/* half a response is out and cannot be finished */
+			log_error("fetch: user=%s: message %u could not be "
+			          "read to its end; closing the connection",
+			          ctx->s->user, seqs[i]);
+			imap_fetch_resume_clear(r);
+			ctx->s->state = IMAP_STATE_LOGOUT;
+			return IMAP_ACTION_CLOSE;
+		}
 		if (!done || (buf_used(ctx->out) >= IMAP_MAIL_OUTPUT_CHUNK &&
 		              i + 1 < n)) {
 			r->active = true;
@@ -651,12 +663,21 @@ imap_fetch(struct imap_cmd_ctx *ctx, bool uid)
 			return IMAP_ACTION_NONE;
 		}
 	}
+	bool expunged = r->expunged, failed = r->failed;
 	imap_fetch_resume_clear(r);
 	mailbox_flush(ctx->s->mb); /* \Seen set by BODY[] is durable now */
+	if (failed)
+		return imap_cmd_no(ctx, "SERVERBUG",
+		                   "Some messages could not be read.");
 	if (unknown_cte)
 		return imap_cmd_no(ctx, "UNKNOWN-CTE",
 		                   "Cannot decode a part's "
 		                   "Content-Transfer-Encoding.");
+	/* RFC 9051 7.1: what the client asked for was partly expunged by
+	 * another session; it learns which at its next sync */
+	if (expunged)
+		return imap_cmd_ok(ctx, "EXPUNGEISSUED",
+		                   "Some messages were already expunged.");
 	return imap_cmd_ok(ctx, NULL, "Fetch completed.");
 }
 
@@ -719,27 +740,18 @@ imap_store_flags(struct imap_cmd_ctx *ctx, bool uid)
 	uint32_t *seqs = imap_set_seqs(ctx, args[0].str, uid, &n);
 	if (seqs == NULL)
 		return imap_cmd_bad(ctx, "Invalid sequence set.");
+	enum mail_flags_op op = mode == 0  ? MAIL_FLAGS_SET
+	                        : mode > 0 ? MAIL_FLAGS_ADD
+	                                   : MAIL_FLAGS_REMOVE;
+	imap_mail_report_keywords(ctx); /* ours, if new: before any FETCH */
 	for (size_t i = 0; i < n; i++) {
-		const struct mail_msg *m = mailbox_msg(mb, seqs[i]);
-		uint32_t recent = m->flags & MAIL_RECENT;
-		uint32_t f = m->flags & ~MAIL_RECENT, k = m->keywords;
-		if (mode == 0) {
-			f = flags;
-			k = kwmask;
-		} else if (mode > 0) {
-			f |= flags;
-			k |= kwmask;
-		} else {
-			f &= ~flags;
-			k &= ~kwmask;
-		}
 		char err[256];
-		if (mailbox_set_flags(mb, seqs[i], f | recent, k, err,
-		                      sizeof(err)) != MAIL_OK)
+		if (mailbox_change_flags(mb, seqs[i], op, flags, kwmask, err,
+		                         sizeof(err)) != MAIL_OK)
 			continue; /* gone meanwhile: the next sync says so */
 		if (silent)
 			continue;
-		m = mailbox_msg(mb, seqs[i]);
+		const struct mail_msg *m = mailbox_msg(mb, seqs[i]);
 		buf_printf(ctx->out, "* %u FETCH (", seqs[i]);
 		imap_write_flags(ctx->out, mb, m);
 		if (uid)

@@ -9,6 +9,8 @@
 #include "mail/utf7.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 
 #include "imap/seqset.h"
 #include "lib/log.h"
+#include "mail/mime.h"
 
 #define IMAP_MAIL_ERR_MAX 256
 /* mailbox patterns in one LIST (RFC 5258 "patterns") */
@@ -152,6 +155,30 @@ imap_mailbox_arg(struct imap_cmd_ctx *ctx, const struct imap_arg *a)
 	return name;
 }
 
+/* FLAGS and PERMANENTFLAGS (none if read-only), as SELECT sends them. */
+static void
+imap_write_mailbox_flags(struct imap_session *s, struct buf *o)
+{
+	struct mailbox *mb = s->mb;
+	buf_append_str(o, "* FLAGS (");
+	imap_write_flag_names(o, mb, false);
+	buf_append_str(o, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!mailbox_readonly(mb))
+		imap_write_flag_names(o, mb, true);
+	buf_append_str(o, ")] Flags permitted.\r\n");
+	const char *const *kw;
+	s->kw_reported = mailbox_keywords(mb, &kw);
+}
+
+void
+imap_mail_report_keywords(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->s;
+	const char *const *kw;
+	if (s->mb != NULL && mailbox_keywords(s->mb, &kw) != s->kw_reported)
+		imap_write_mailbox_flags(s, ctx->out);
+}
+
 bool
 imap_mail_sync(struct imap_cmd_ctx *ctx)
 {
@@ -165,6 +192,7 @@ imap_mail_sync(struct imap_cmd_ctx *ctx)
 		log_warn("mail: user=%s: sync: %s", s->user, err);
 		return false;
 	}
+	imap_mail_report_keywords(ctx);
 	for (size_t i = 0; i < ch.nexpunged; i++)
 		buf_printf(ctx->out, "* %u EXPUNGE\r\n", ch.expunged[i]);
 	for (size_t i = 0; i < ch.nflagged; i++) {
@@ -235,12 +263,7 @@ imap_cmd_select(struct imap_cmd_ctx *ctx)
 	s->mb_name = strdup(name); /* for IDLE's watches; NULL: no watch */
 
 	struct buf *o = ctx->out;
-	buf_append_str(o, "* FLAGS (");
-	imap_write_flag_names(o, mb, false);
-	buf_append_str(o, ")\r\n* OK [PERMANENTFLAGS (");
-	if (!readonly)
-		imap_write_flag_names(o, mb, true);
-	buf_append_str(o, ")] Flags permitted.\r\n");
+	imap_write_mailbox_flags(s, o);
 	uint32_t n = mailbox_count(mb), unseen = 0;
 	buf_printf(o, "* %u EXISTS\r\n", n);
 	s->exists_reported = n;
@@ -940,6 +963,92 @@ imap_cmd_status(struct imap_cmd_ctx *ctx)
 	return imap_cmd_ok(ctx, NULL, "Status completed.");
 }
 
+/* Output of the binary-to-base64 rewrite, written through a buffer. */
+struct append_out {
+	int fd;
+	struct buf b;
+};
+
+/* Octets of rewritten message buffered before each write(). */
+#define IMAP_APPEND_REWRITE_BUF (64 * 1024)
+
+static bool
+append_out_flush(struct append_out *o)
+{
+	const uint8_t *p = buf_head(&o->b);
+	size_t n = buf_used(&o->b);
+	while (n > 0) {
+		ssize_t w = write(o->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	buf_clear(&o->b);
+	return true;
+}
+
+static bool
+append_out_write(void *arg, const uint8_t *p, size_t n)
+{
+	struct append_out *o = arg;
+	if (!buf_append(&o->b, p, n))
+		return false;
+	return buf_used(&o->b) < IMAP_APPEND_REWRITE_BUF || append_out_flush(o);
+}
+
+/*
+ * A message APPENDed in a literal8 may hold parts in "Content-Transfer-
+ * Encoding: binary": they are stored as base64, as Dovecot does, so that
+ * the octets survive the LF -> CRLF conversion on the way out, BODY[]
+ * never sends a NUL, and BINARY[] gives them back exactly (RFC 3516 4.4).
+ * Replaces *fd and *size by the rewritten message when there is such a
+ * part (in an unnamed file in mail_dir like the spill file, or in
+ * memory if there is none).
+ * False if it could not be read or written.
+ */
+static bool
+append_binary_rewrite(struct imap_cmd_ctx *ctx, int *fd, uint64_t *size)
+{
+	if (*size == 0 || *size > SIZE_MAX)
+		return true;
+	size_t len = (size_t)*size;
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, *fd, 0);
+	if (map == MAP_FAILED)
+		return false;
+	struct mime_message *mm = mime_parse(map, len);
+	bool ok = mm != NULL;
+	if (ok && mime_has_binary_parts(mm)) {
+		const char *dir = ctx->s->cfg->mail_dir;
+		struct append_out o = {-1, BUF_INIT};
+		if (dir != NULL)
+			o.fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (o.fd < 0)
+			o.fd = memfd_create("append", MFD_CLOEXEC);
+		off_t end = -1;
+		ok = o.fd >= 0 &&
+		     mime_binary_to_base64(mm, map, len, append_out_write,
+		                           &o) &&
+		     append_out_flush(&o) &&
+		     (end = lseek(o.fd, 0, SEEK_CUR)) > 0 &&
+		     lseek(o.fd, 0, SEEK_SET) == 0;
+		buf_free(&o.b);
+		if (ok) {
+			close(*fd);
+			*fd = o.fd;
+			*size = (uint64_t)end;
+		} else if (o.fd >= 0) {
+			close(o.fd);
+		}
+	}
+	if (mm != NULL)
+		mime_free(mm);
+	munmap(map, len);
+	return ok;
+}
+
 enum imap_action
 imap_cmd_append(struct imap_cmd_ctx *ctx)
 {
@@ -1007,11 +1116,17 @@ imap_cmd_append(struct imap_cmd_ctx *ctx)
 			                   "Cannot stage the message.");
 		}
 	}
+	uint64_t size = args[i].len;
+	if (args[i].binary && !append_binary_rewrite(ctx, &fd, &size)) {
+		close(fd);
+		return imap_cmd_no(ctx, "SERVERBUG",
+		                   "Cannot stage the message.");
+	}
 	uint32_t uidvalidity = 0, uid = 0;
 	char err[IMAP_MAIL_ERR_MAX] = "";
-	enum mail_result r = mailstore_append(
-	        ms, name, fd, args[i].len, flags, keywords, nkeywords, date,
-	        &uidvalidity, &uid, err, sizeof(err));
+	enum mail_result r =
+	        mailstore_append(ms, name, fd, size, flags, keywords, nkeywords,
+	                         date, &uidvalidity, &uid, err, sizeof(err));
 	close(fd);
 	if (r != MAIL_OK)
 		return imap_mail_result(ctx, r, err, NULL);

@@ -55,6 +55,7 @@ struct search_key {
 	uint64_t num;
 	int64_t date;
 	const char *name, *str;
+	bool address; /* FROM, TO, CC, BCC: matched against addresses */
 	struct seqset set;
 	struct search_key *a, *b; /* NOT: a; OR: a, b; AND: list via next */
 	struct search_key *next;
@@ -221,6 +222,7 @@ search_parse_key(struct search_parse *p, unsigned depth)
 			if (k == NULL || (k->str = search_string(p)) == NULL)
 				return NULL;
 			k->name = headers[i];
+			k->address = strcmp(headers[i], "SUBJECT") != 0;
 			return k;
 		}
 	struct search_key *k = NULL;
@@ -375,21 +377,39 @@ search_contains(const uint8_t *hay, size_t n, const char *needle)
 	return hit;
 }
 
+/* FROM, TO, CC and BCC match "the envelope structure's field" (RFC 9051
+ * 6.4.4): the addresses as parsed, "Ann <ann@example.org>", not the raw
+ * header with its comments and quoting (so "<a (x)@ b>" is found as
+ * "a@b", as Dovecot finds it); the other fields match their text. Either
+ * way encoded words are decoded first. */
 static bool
-search_header(struct search_msg *sm, const char *name, const char *str)
+search_header(struct search_msg *sm, const struct search_key *k)
 {
 	if (!search_load(sm) || sm->mm == NULL)
 		return false;
 	size_t len;
-	const char *v = mime_header(sm->mm, name, &len);
+	const struct mime_field *f = NULL;
+	const char *v = mime_header_next(sm->mm, k->name, &f, &len);
 	if (v == NULL)
 		return false;
-	if (str[0] == '\0')
+	if (k->str[0] == '\0')
 		return true; /* HEADER x "": the field exists */
-	struct buf dec = BUF_INIT;
-	mime_decode_words(v, len, &dec);
-	bool hit = search_contains(buf_head(&dec), buf_used(&dec), str);
-	buf_free(&dec);
+	/* Any of the fields of that name may hold the string: a message
+	 * may have several Received:, or X- fields. */
+	bool hit = false;
+	for (; v != NULL && !hit;
+	     v = mime_header_next(sm->mm, k->name, &f, &len)) {
+		struct buf addr = BUF_INIT, dec = BUF_INIT;
+		if (k->address) {
+			mime_address_text(v, len, &addr);
+			v = (const char *)buf_head(&addr);
+			len = buf_used(&addr);
+		}
+		mime_decode_words(v, len, &dec);
+		hit = search_contains(buf_head(&dec), buf_used(&dec), k->str);
+		buf_free(&addr);
+		buf_free(&dec);
+	}
 	return hit;
 }
 
@@ -469,7 +489,7 @@ search_match(const struct search_key *k, struct search_msg *sm)
 	case S_SENTSINCE:
 		return search_sent(sm, &day) && day >= k->date;
 	case S_HEADER:
-		return search_header(sm, k->name, k->str);
+		return search_header(sm, k);
 	case S_BODY:
 	case S_TEXT: {
 		if (!search_load(sm) || sm->mm == NULL)

@@ -14,18 +14,34 @@
  * session's buffered output, whatever the command asks for. */
 #define IMAP_MAIL_OUTPUT_CHUNK (256 * 1024)
 
+/* RFC 2971 section 3.3 limits on what a client may send in ID. */
+#define IMAP_ID_PAIRS_MAX 30
+#define IMAP_ID_FIELD_MAX 30
+#define IMAP_ID_VALUE_MAX 1024
+/* The longest ID command line within them, strings quoted without escapes:
+ * "tag ID (" and 30 times ` "field" "value"`, then ")": 31,870 octets.
+ * Before login an ID command may be this long even if limit_line_preauth
+ * is shorter, as Dovecot allows (imaptest's id script sends it). */
+#define IMAP_ID_LINE_MAX                                                       \
+	(IMAP_TAG_MAX + sizeof(" ID ()") - 1 +                                 \
+	 IMAP_ID_PAIRS_MAX * (IMAP_ID_FIELD_MAX + IMAP_ID_VALUE_MAX + 6))
+
 /* Where a FETCH that stopped at IMAP_MAIL_OUTPUT_CHUNK goes on. */
 struct imap_fetch_resume {
 	bool active;
-	size_t next;      /* index of the message to go on with */
-	bool in_msg;      /* stopped inside that message's response, */
-	size_t item;      /* after writing (part of) this item */
-	bool streaming;   /* in a literal copied from fd: */
-	int fd;           /* the message file */
-	uint64_t skip;    /* converted octets still to skip (<partial>) */
+	size_t next; /* index of the message to go on with */
+	bool in_msg; /* stopped inside that message's response, */
+	size_t item; /* after writing (part of) this item */
+	/* the message being answered, open from before anything about its
+	 * octets was written until its response ends */
+	struct mail_stream *msg;
+	bool streaming;   /* in a literal read from msg: */
+	uint64_t skip;    /* octets still to skip (<partial>) */
 	uint64_t left;    /* octets of the literal still to write */
-	bool prev_cr;     /* the last octet read was a CR */
+	bool broken;      /* msg stopped giving the octets promised */
 	bool unknown_cte; /* a BINARY part could not be decoded */
+	bool expunged;    /* a message was gone: left out */
+	bool failed;      /* a message could not be opened: left out */
 };
 
 /* A literal the collector wrote to a file (an APPEND's message), handed
@@ -81,6 +97,7 @@ struct imap_session {
 	char *mb_name; /* the selected mailbox's name */
 	bool idling;   /* in IDLE: the next line must be DONE */
 	uint32_t exists_reported; /* the message count the client knows */
+	size_t kw_reported;       /* keywords in the FLAGS it was last sent */
 };
 
 struct imap_cmd_ctx {
@@ -153,6 +170,10 @@ enum imap_action imap_cmd_idle(struct imap_cmd_ctx *ctx);
  * mailbox; false if it cannot be synced (gone). Never called during FETCH,
  * STORE or SEARCH, which may not report expunges (RFC 9051 7.5.1). */
 bool imap_mail_sync(struct imap_cmd_ctx *ctx);
+/* Sends FLAGS and PERMANENTFLAGS again if the selected mailbox has
+ * keywords the client was not told of: before any FETCH shows one (RFC
+ * 9051 7.3.5; imaptest checks it), whichever session created it. */
+void imap_mail_report_keywords(struct imap_cmd_ctx *ctx);
 /* Closes the selected mailbox and its store handle. */
 void imap_mail_release(struct imap_session *s);
 /* The messages of a sequence or UID set, as ascending sequence numbers

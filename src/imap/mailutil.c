@@ -10,9 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes read from a message file at a time. */
-#define IMAP_MAIL_READ_CHUNK 65536
-
 static const struct {
 	uint32_t flag;
 	const char *name;
@@ -177,37 +174,10 @@ bool
 imap_mail_load(struct mailbox *mb, uint32_t seq, struct buf *msg)
 {
 	char err[256];
-	int fd = mailbox_msg_fd(mb, seq, err, sizeof(err));
-	if (fd < 0)
+	struct mail_stream *ms;
+	if (mailbox_msg_open(mb, seq, &ms, err, sizeof(err)) != MAIL_OK)
 		return false;
-	uint8_t chunk[IMAP_MAIL_READ_CHUNK];
-	uint8_t prev = 0;
-	bool ok = true;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ok = false;
-			break;
-		}
-		if (n == 0)
-			break;
-		/* copy in runs, putting a CR before every bare LF */
-		size_t run = 0;
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (chunk[i] == '\n' && prev != '\r') {
-				buf_append(msg, chunk + run, i - run);
-				buf_append(msg, "\r", 1);
-				run = i;
-			}
-			prev = chunk[i];
-		}
-		if (!buf_append(msg, chunk + run, (size_t)n - run)) {
-			ok = false;
-			break;
-		}
-	}
-	close(fd);
+	bool ok = mail_stream_load(ms, msg);
+	mail_stream_close(ms);
 	return ok;
 }

@@ -418,21 +418,25 @@ parse_literal(struct parse_ctx *ctx, struct imap_arg *arg)
 	return true;
 }
 
+/*
+ * Scans an atom from ctx->pos. With sections, a "[" opens a part that
+ * runs to its "]" across spaces, lists and quotes, as a FETCH attribute's
+ * BODY[HEADER.FIELDS (FROM "TO")] needs (field names are astrings, RFC
+ * 3501 9); *unclosed tells that one never closed.
+ */
 static bool
-parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
+scan_atom(struct parse_ctx *ctx, bool sections, bool *unclosed)
 {
-	size_t start = ctx->pos;
 	unsigned brackets = 0;
 	while (ctx->pos < ctx->n) {
 		uint8_t c = ctx->p[ctx->pos];
-		if (c == '[') {
+		if (c == '[' && sections) {
 			brackets++;
 		} else if (c == ']' && brackets > 0) {
 			brackets--;
 		} else if (brackets > 0 &&
 		           (c == ' ' || c == '(' || c == ')' || c == '"')) {
-			/* BODY[HEADER.FIELDS (FROM "TO")]: field names are
-			 * astrings (RFC 3501 9) */
+			/* inside a section */
 		} else if (c == ' ' || c == ')' || c == '(') {
 			break;
 		} else if (c >= 0x80) {
@@ -447,9 +451,26 @@ parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
 		}
 		ctx->pos++;
 	}
-	if (brackets > 0) {
-		ctx->err = "Missing ']'";
-		return false;
+	*unclosed = brackets > 0;
+	return true;
+}
+
+static bool
+parse_atom(struct parse_ctx *ctx, struct imap_arg *arg)
+{
+	size_t start = ctx->pos;
+	bool unclosed;
+	if (!scan_atom(ctx, true, &unclosed) || unclosed) {
+		/* "[" is an ATOM-CHAR (only "]" is a resp-special), so a
+		 * mailbox may be named "a[b": without its "]" the "[" opened
+		 * no section and the atom ends at the first space or
+		 * parenthesis (what followed may be a literal, which a
+		 * section may not hold). A FETCH attribute cut short this
+		 * way is refused by FETCH. */
+		ctx->pos = start;
+		ctx->err = NULL;
+		if (!scan_atom(ctx, false, &unclosed))
+			return false;
 	}
 	arg->type = IMAP_ARG_ATOM;
 	arg->str = arena_strndup(ctx->arena, (const char *)ctx->p + start,

@@ -215,6 +215,48 @@ imap_session_limits(const struct imap_session *s)
 	                                      : &s->cfg->postauth;
 }
 
+/* Whether the command being framed (its start in the collector, or in the
+ * input if the collector has none of it yet) is an ID. */
+static bool
+imap_session_framing_id(const struct imap_session *s, const struct buf *in)
+{
+	uint8_t head[IMAP_TAG_MAX + IMAP_NAME_MAX + 2];
+	size_t have = buf_used(&s->coll.cmd), n = 0;
+	if (s->coll.raw)
+		return false;
+	if (have > 0) {
+		n = have < sizeof(head) ? have : sizeof(head);
+		memcpy(head, buf_head(&s->coll.cmd), n);
+	}
+	size_t more = buf_used(in) < sizeof(head) - n ? buf_used(in)
+	                                              : sizeof(head) - n;
+	if (more > 0)
+		memcpy(head + n, buf_head(in), more);
+	struct imap_command cmd;
+	return imap_parse_head(head, n + more, &cmd) == IMAP_HEAD_OK &&
+	       strcmp(cmd.name, "ID") == 0;
+}
+
+/* The limits the collector frames the next command with: those of the
+ * state, except that an ID before login may be as long as RFC 2971 lets
+ * it be (IMAP_ID_LINE_MAX). */
+static const struct imap_limits *
+imap_session_collect_limits(const struct imap_session *s, const struct buf *in,
+                            struct imap_limits *id)
+{
+	const struct imap_limits *lim = imap_session_limits(s);
+	if (s->state != IMAP_STATE_NOTAUTH ||
+	    lim->line_max >= IMAP_ID_LINE_MAX ||
+	    !imap_session_framing_id(s, in))
+		return lim;
+	*id = *lim;
+	id->line_max = IMAP_ID_LINE_MAX;
+	/* its text alone may be that long: the command's budget too */
+	if (id->command_max < IMAP_ID_LINE_MAX)
+		id->command_max = IMAP_ID_LINE_MAX;
+	return id;
+}
+
 /* Counts consecutive errors before login; too many end the connection. */
 enum imap_action
 imap_session_bad_tagged(struct imap_session *s, struct buf *out,
@@ -458,9 +500,11 @@ imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
 			return IMAP_ACTION_NONE;
 
 		size_t consumed = 0;
+		struct imap_limits id_limits;
 		enum imap_collect_status st = imap_collect_feed(
-		        &s->coll, imap_session_limits(s), buf_head(in),
-		        buf_used(in), &consumed);
+		        &s->coll,
+		        imap_session_collect_limits(s, in, &id_limits),
+		        buf_head(in), buf_used(in), &consumed);
 		buf_consume(in, consumed);
 
 		enum imap_action act = IMAP_ACTION_NONE;

@@ -42,7 +42,7 @@
 #define CACHE_MAGIC "IMAPCIDC"
 /* Bump when the file layout or what mime.c writes for these items
  * changes: older files are then discarded rather than served. */
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2 /* 2: BODYSTRUCTURE has Content-MD5 */
 #define CACHE_HDR_LEN 32
 #define REC_MAGIC     0x52434349u /* "ICCR" */
 #define REC_HDR_LEN   (4 * (3 + MAIL_CACHE_NFIELDS))

@@ -969,13 +969,14 @@ name_with_flags(char *out, size_t outlen, const char *fname, size_t baselen,
 	return n <= FNAME_MAX;
 }
 
-/* ",W=<n>" in the base: the size with CRLF line ends, written by us and
- * by Dovecot, so most messages never need reading. */
+/* ",<key>=<n>" in the base: W is the size with CRLF line ends, S the
+ * file's, both written by us and by Dovecot, so most messages never need
+ * reading. */
 static bool
-base_vsize(const char *fname, size_t baselen, uint64_t *v)
+base_size(const char *fname, size_t baselen, char key, uint64_t *v)
 {
 	for (size_t i = 0; i + 3 < baselen; i++) {
-		if (fname[i] != ',' || fname[i + 1] != 'W' ||
+		if (fname[i] != ',' || fname[i + 1] != key ||
 		    fname[i + 2] != '=')
 			continue;
 		size_t j = i + 3;
@@ -993,33 +994,6 @@ base_vsize(const char *fname, size_t baselen, uint64_t *v)
 		return true;
 	}
 	return false;
-}
-
-/* Octets with every bare LF counted as CRLF. */
-static int
-vsize_of_fd(int fd, uint64_t *out)
-{
-	char buf[IO_CHUNK];
-	uint64_t n = 0;
-	char prev = '\0';
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof(buf));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		for (ssize_t i = 0; i < r; i++) {
-			if (buf[i] == '\n' && prev != '\r')
-				n++;
-			prev = buf[i];
-		}
-		n += (uint64_t)r;
-	}
-	*out = n;
-	return 0;
 }
 
 /* "<sec>.M<usec>P<pid>Q<n>.<host>", as Dovecot makes them. */
@@ -2011,7 +1985,7 @@ rec_vsize_at(int dir, struct rec *x)
 		return -1;
 	struct stat sb;
 	uint64_t v;
-	int rc = fstat(fd, &sb) == 0 ? vsize_of_fd(fd, &v) : -1;
+	int rc = fstat(fd, &sb) == 0 ? mail_crlf_size(fd, &v) : -1;
 	int e = errno;
 	close(fd);
 	if (rc < 0) {
@@ -2127,7 +2101,7 @@ sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
 			x->size_known = true;
 			x->size_dirty = m->size_dirty;
 			x->msg.size = m->msg.size;
-		} else if (base_vsize(x->fname, x->baselen, &x->msg.size)) {
+		} else if (base_size(x->fname, x->baselen, 'W', &x->msg.size)) {
 			x->size_known = true;
 		}
 	}
@@ -2151,7 +2125,8 @@ sync_attempt(struct mailstore *ms, struct folder *f, struct ulstate *st,
 		fresh[i]->taken = true;
 		x->baselen = fresh[i]->baselen;
 		x->in_new = fresh[i]->in_new;
-		x->size_known = base_vsize(x->fname, x->baselen, &x->msg.size);
+		x->size_known =
+		        base_size(x->fname, x->baselen, 'W', &x->msg.size);
 	}
 
 	/* flags, and \Recent for whoever sees a message first: UIDs from R
@@ -2772,7 +2747,7 @@ copy_in(int fd, int out, uint64_t size, uint64_t *vsize, char *err,
         size_t errlen)
 {
 	char *buf = malloc(IO_CHUNK);
-	char prev = '\0';
+	bool prev_cr = false;
 	enum mail_result r = MAIL_OK;
 	if (buf == NULL)
 		return say(err, errlen, MAIL_ERROR, "Out of memory");
@@ -2793,12 +2768,8 @@ copy_in(int fd, int out, uint64_t size, uint64_t *vsize, char *err,
 			        "Message data ended early");
 			break;
 		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n' && prev != '\r')
-				(*vsize)++;
-			prev = buf[i];
-		}
-		*vsize += (uint64_t)n;
+		*vsize += mail_crlf(&prev_cr, (const uint8_t *)buf, (size_t)n,
+		                    NULL);
 		if (write_all(out, buf, (size_t)n) < 0) {
 			r = sys_error(err, errlen, "write", "message");
 			break;
@@ -3360,44 +3331,94 @@ mailbox_keyword_index(struct mailbox *mb, const char *keyword)
 	return r == MAIL_OK ? i : MAIL_KEYWORD_FAILED;
 }
 
-int
-mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err, size_t errlen)
+/* Opens the message's file (learning its name if another session renamed
+ * it), a regular file whose stat goes to *sb. */
+static enum mail_result
+msg_fd(struct mailbox *mb, struct rec *x, int *fdp, struct stat *sb, char *err,
+       size_t errlen)
 {
-	unpark(mb);
-	if (seq == 0 || seq > mb->st.n) {
-		say(err, errlen, MAIL_NO, "Invalid message number");
-		return -1;
-	}
-	struct rec *x = &mb->st.recs[seq - 1];
+	enum mail_result r;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int fd = openat(rec_dir(mb, x), x->fname,
 		                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0) {
-			struct stat sb;
-			if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-				return fd;
+			if (fstat(fd, sb) == 0 && S_ISREG(sb->st_mode)) {
+				*fdp = fd;
+				return MAIL_OK;
+			}
 			close(fd);
 			break;
 		}
-		if (errno != ENOENT) {
-			sys_error(err, errlen, "open", x->fname);
-			return -1;
-		}
-		if (attempt == 0 && refresh_names(mb, err, errlen) != MAIL_OK)
-			return -1;
+		if (errno != ENOENT)
+			return sys_error(err, errlen, "open", x->fname);
+		if (attempt == 0 &&
+		    (r = refresh_names(mb, err, errlen)) != MAIL_OK)
+			return r;
 	}
-	say(err, errlen, MAIL_NO, "Message was expunged");
-	return -1;
+	return say(err, errlen, MAIL_NO, "Message was expunged");
+}
+
+enum mail_result
+mailbox_msg_open(struct mailbox *mb, uint32_t seq, struct mail_stream **out,
+                 char *err, size_t errlen)
+{
+	unpark(mb);
+	*out = NULL;
+	if (seq == 0 || seq > mb->st.n)
+		return say(err, errlen, MAIL_NO, "Invalid message number");
+	struct rec *x = &mb->st.recs[seq - 1];
+	int fd = -1;
+	struct stat sb;
+	enum mail_result r = msg_fd(mb, x, &fd, &sb, err, errlen);
+	if (r != MAIL_OK)
+		return r;
+	/* The size the stream promises is this file's: the one we know is
+	 * (files never change) unless the file is not what its name says
+	 * (S=) or is larger, then it is counted from the file itself. */
+	uint64_t size, psize;
+	if (x->size_known && !x->gone && x->msg.size >= (uint64_t)sb.st_size &&
+	    (!base_size(x->fname, x->baselen, 'S', &psize) ||
+	     psize == (uint64_t)sb.st_size)) {
+		size = x->msg.size;
+	} else if (mail_crlf_size(fd, &size) < 0 ||
+	           lseek(fd, 0, SEEK_SET) != 0) {
+		r = sys_error(err, errlen, "read", x->fname);
+		close(fd);
+		return r;
+	} else {
+		if (!x->size_known || x->msg.size != size) {
+			x->msg.size = size;
+			x->size_known = x->size_dirty = true;
+			mb->st.dirty++;
+		}
+		x->gone = false;
+	}
+	*out = mail_stream_new(fd, size);
+	if (*out == NULL) {
+		close(fd);
+		return say(err, errlen, MAIL_ERROR, "Out of memory");
+	}
+	return MAIL_OK;
 }
 
 enum mail_result
 mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
                   uint32_t keywords, char *err, size_t errlen)
 {
+	return mailbox_change_flags(mb, seq, MAIL_FLAGS_SET, flags, keywords,
+	                            err, errlen);
+}
+
+enum mail_result
+mailbox_change_flags(struct mailbox *mb, uint32_t seq, enum mail_flags_op op,
+                     uint32_t change, uint32_t kwchange, char *err,
+                     size_t errlen)
+{
 	unpark(mb);
 	char to[FNAME_MAX + 1];
 	bool refreshed = false;
 	enum mail_result r;
+	uint32_t flags = 0, keywords = 0;
 
 	if (mb->readonly)
 		return say(err, errlen, MAIL_NO, "Mailbox is read-only");
@@ -3405,19 +3426,38 @@ mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
 		return say(err, errlen, MAIL_NO, "Invalid message number");
 	struct rec *x = &mb->st.recs[seq - 1];
 	uint32_t defined = kw_defined(&mb->st);
-	flags &= STORED_FLAGS;
-	keywords &= defined;
+	change &= STORED_FLAGS;
+	kwchange &= defined;
 	if ((r = folder_lock(&mb->f, err, errlen)) != MAIL_OK)
 		return r;
 	for (;;) {
+		/* Adding or removing starts from the flags the file has
+		 * now, which under the lock its name tells: another session
+		 * may have changed others since we last synced (a rename we
+		 * see below as ENOENT), and those changes must stay. */
+		uint32_t cur = 0, curkw = 0;
+		if (op != MAIL_FLAGS_SET)
+			info_parse(x->fname, defined, &cur, &curkw);
+		flags = op == MAIL_FLAGS_SET   ? change
+		        : op == MAIL_FLAGS_ADD ? cur | change
+		                               : cur & ~change;
+		keywords = op == MAIL_FLAGS_SET   ? kwchange
+		           : op == MAIL_FLAGS_ADD ? curkw | kwchange
+		                                  : curkw & ~kwchange;
 		if (!name_with_flags(to, sizeof(to), x->fname, x->baselen,
 		                     defined, flags, keywords)) {
 			r = say(err, errlen, MAIL_NO, "File name too long");
 			break;
 		}
-		if (!x->in_new && strcmp(to, x->fname) == 0)
-			break;
-		if (renameat(rec_dir(mb, x), x->fname, mb->f.curfd, to) == 0) {
+		if (!x->in_new && strcmp(to, x->fname) == 0) {
+			/* nothing to rename, if the name is still the file's:
+			 * if another session renamed it, its flags differ
+			 * from what the old name says */
+			if (faccessat(mb->f.curfd, x->fname, F_OK,
+			              AT_SYMLINK_NOFOLLOW) == 0)
+				break;
+		} else if (renameat(rec_dir(mb, x), x->fname, mb->f.curfd,
+		                    to) == 0) {
 			char *c = npool_dup(&mb->st.names, to, strlen(to));
 			if (c != NULL) {
 				x->fname = c;
@@ -3429,7 +3469,8 @@ mailbox_set_flags(struct mailbox *mb, uint32_t seq, uint32_t flags,
 			break;
 		}
 		/* ENOENT: renamed by another session since; learn its name
-		 * and apply ours on top */
+		 * and apply ours on top (a set replaces its flags, an add or
+		 * remove keeps the others) */
 		if (errno != ENOENT) {
 			r = sys_error(err, errlen, "rename", x->fname);
 			break;

@@ -165,15 +165,59 @@ size_t mailbox_keywords(const struct mailbox *mb, const char *const **out);
 #define MAIL_KEYWORD_FAILED  (-3) /* it could not be recorded */
 int mailbox_keyword_index(struct mailbox *mb, const char *keyword);
 
-/* An fd to read the message's octets (as stored, maybe LF line ends:
- * callers convert to CRLF). Caller closes. -1 with err if gone. */
-int mailbox_msg_fd(struct mailbox *mb, uint32_t seq, char *err, size_t errlen);
+/*
+ * A message's octets as IMAP has them (RFC822.SIZE, BODY[], literals):
+ * CRLF line ends whatever the file has. mailbox_msg_open() opens the
+ * message file first and then tells the exact number of octets the
+ * stream gives (mail_stream_size()), so nothing about a message is
+ * promised before it is known to be there; once open, the stream reads
+ * on even if another session expunges the message meanwhile. It fails
+ * with MAIL_NO (err "Message was expunged") if the file is gone already.
+ */
+struct mail_stream;
+enum mail_result mailbox_msg_open(struct mailbox *mb, uint32_t seq,
+                                  struct mail_stream **out, char *err,
+                                  size_t errlen);
+uint64_t mail_stream_size(const struct mail_stream *s);
+/* At most n (>= 2) octets of the message into out: how many, 0 at its end,
+ * -1 if the file no longer gives them (logged), which means the octets
+ * promised cannot all be sent. */
+ssize_t mail_stream_read(struct mail_stream *s, uint8_t *out, size_t n);
+/* Appends the rest of the message; false on a read error or no memory. */
+struct buf;
+bool mail_stream_load(struct mail_stream *s, struct buf *out);
+bool mail_stream_rewind(struct mail_stream *s);
+void mail_stream_close(struct mail_stream *s); /* NULL is fine */
+
+/* For backends: a stream over an open message file (taken over) whose
+ * CRLF size is known. */
+struct mail_stream *mail_stream_new(int fd, uint64_t size);
+/* The one LF -> CRLF conversion: in[0 .. n) to out (room for 2n), or only
+ * counted when out is NULL; *prev_cr carries a CR across calls. Returns
+ * the octets written (or counted). */
+size_t mail_crlf(bool *prev_cr, const uint8_t *in, size_t n, uint8_t *out);
+/* The CRLF size of what is left to read of fd; -1 with errno. */
+int mail_crlf_size(int fd, uint64_t *out);
 /* Sets flags and keywords of one message (renames its file). Durable
  * once the next mailbox_sync() (or mailbox_close()) returns, which fsyncs
  * cur/ once rather than once per message of a STORE. */
 enum mail_result mailbox_set_flags(struct mailbox *mb, uint32_t seq,
                                    uint32_t flags, uint32_t keywords, char *err,
                                    size_t errlen);
+enum mail_flags_op {
+	MAIL_FLAGS_SET,    /* the message's flags become those given */
+	MAIL_FLAGS_ADD,    /* those given are added ... */
+	MAIL_FLAGS_REMOVE, /* ... or removed, the others kept */
+};
+/* As mailbox_set_flags(), or adds or removes flags and keywords: to or
+ * from those the message has now on disk, not those this session last
+ * saw, so a change another session made meanwhile to other flags is kept
+ * (STORE +FLAGS/-FLAGS, FETCH setting \Seen). mailbox_msg() then shows
+ * the result. */
+enum mail_result mailbox_change_flags(struct mailbox *mb, uint32_t seq,
+                                      enum mail_flags_op op, uint32_t flags,
+                                      uint32_t keywords, char *err,
+                                      size_t errlen);
 /* Makes flag changes durable now (one fsync of cur/): for STORE and
  * FETCH, which must not sync (no EXPUNGE may be sent during them). */
 void mailbox_flush(struct mailbox *mb);

@@ -67,9 +67,10 @@ struct mime_part {
 	bool ctype_seen, dsp_seen; /* even if invalid: only the first counts */
 	size_t hdr_start, hdr_len; /* blank line included */
 	size_t body_start, body_len;
+	size_t enc_start, enc_end; /* the field enc came from, raw */
 	uint64_t lines;
 	struct mime_field *fields; /* message headers only */
-	struct mime_str type, subtype, enc, id, desc, lang, loc, dsp;
+	struct mime_str type, subtype, enc, id, desc, md5, lang, loc, dsp;
 	struct mime_param *params, *dsp_params;
 };
 
@@ -432,6 +433,7 @@ enum cfield {
 	CF_ENCODING,
 	CF_ID,
 	CF_DESCRIPTION,
+	CF_MD5,
 	CF_DISPOSITION,
 	CF_LANGUAGE,
 	CF_LOCATION,
@@ -454,6 +456,8 @@ content_kind(const struct mime_part *p, const uint8_t *name, size_t len)
 		return p->id.p != NULL ? CF_NONE : CF_ID;
 	if (mem_ieq(nm, len, "Description"))
 		return p->desc.p != NULL ? CF_NONE : CF_DESCRIPTION;
+	if (mem_ieq(nm, len, "MD5"))
+		return p->md5.p != NULL ? CF_NONE : CF_MD5;
 	if (mem_ieq(nm, len, "Disposition"))
 		return p->dsp_seen ? CF_NONE : CF_DISPOSITION;
 	if (mem_ieq(nm, len, "Language"))
@@ -489,6 +493,9 @@ content_field(struct pctx *c, struct mime_part *p, enum cfield k, const char *v,
 		break;
 	case CF_DESCRIPTION:
 		p->desc = raw;
+		break;
+	case CF_MD5:
+		p->md5 = raw;
 		break;
 	case CF_DISPOSITION:
 		p->dsp_seen = true;
@@ -543,6 +550,10 @@ parse_fields(struct pctx *c, struct mime_part *p, bool is_message)
 			index_field(c, &tail, fs, fe, d + fs, name_len, v,
 			            vlen);
 		content_field(c, p, k, v, vlen);
+		if (k == CF_ENCODING && p->enc.p != NULL) {
+			p->enc_start = fs;
+			p->enc_end = fe;
+		}
 	}
 }
 
@@ -792,6 +803,11 @@ struct aparse {
 	struct buf name, raw, adl, mbox, host;
 	struct buf *out;
 	unsigned count;
+	/* Text for SEARCH instead of IMAP address structures: "name
+	 * <mbox@host>" or "mbox@host", comma-separated, groups as
+	 * "group: ...;". */
+	bool text;
+	bool group_empty; /* text: no member written in this group yet */
 };
 
 static bool
@@ -987,9 +1003,57 @@ write_buf_string(struct buf *out, const struct buf *b)
 		imap_write_string(out, (const char *)bhead(b), buf_used(b));
 }
 
+/* The separator before the next address or group in text mode. */
+static void
+atext_sep(struct aparse *a)
+{
+	if (a->group_empty)
+		a->group_empty = false;
+	else if (a->count > 0)
+		buf_append_str(a->out, ", ");
+}
+
+static void
+aemit_text(struct aparse *a, const struct buf *name)
+{
+	atext_sep(a);
+	if (buf_used(name) > 0) {
+		buf_append(a->out, bhead(name), buf_used(name));
+		buf_append_str(a->out, " <");
+	}
+	buf_append(a->out, bhead(&a->mbox), buf_used(&a->mbox));
+	if (buf_used(&a->host) > 0) {
+		buf_append_str(a->out, "@");
+		buf_append(a->out, bhead(&a->host), buf_used(&a->host));
+	}
+	if (buf_used(name) > 0)
+		buf_append_str(a->out, ">");
+	a->count++;
+}
+
+/* Group start (name != NULL) or end in text mode. */
+static void
+agroup_text(struct aparse *a, const struct buf *name)
+{
+	if (name != NULL) {
+		atext_sep(a);
+		buf_append(a->out, bhead(name), buf_used(name));
+		buf_append_str(a->out, ": ");
+		a->group_empty = true;
+	} else {
+		a->group_empty = false;
+		buf_append_str(a->out, ";");
+	}
+	a->count++;
+}
+
 static void
 aemit(struct aparse *a, const struct buf *name)
 {
+	if (a->text) {
+		aemit_text(a, name);
+		return;
+	}
 	buf_append_str(a->out, "(");
 	write_buf_nstring(a->out, name);
 	buf_append_str(a->out, " ");
@@ -1025,7 +1089,10 @@ aparse_list(struct aparse *a)
 			continue;
 		}
 		if (aspecial(a, ';')) {
-			if (in_group) {
+			if (in_group && a->text) {
+				agroup_text(a, NULL);
+				in_group = false;
+			} else if (in_group) {
 				buf_append_str(a->out, "(NIL NIL NIL NIL)");
 				a->count++;
 				in_group = false;
@@ -1036,7 +1103,10 @@ aparse_list(struct aparse *a)
 		aphrase(a);
 		if (aspecial(a, ':')) {
 			/* group: display-name ":" [group-list] ";" */
-			if (!in_group) {
+			if (!in_group && a->text) {
+				agroup_text(a, &a->name);
+				in_group = true;
+			} else if (!in_group) {
 				buf_append_str(a->out, "(NIL NIL ");
 				write_buf_string(a->out, &a->name);
 				buf_append_str(a->out, " NIL)");
@@ -1075,10 +1145,36 @@ aparse_list(struct aparse *a)
 		    (angle && buf_used(&a->name) > 0))
 			aemit(a, &a->name);
 	}
-	if (in_group) {
+	if (in_group && a->text)
+		agroup_text(a, NULL);
+	else if (in_group) {
 		buf_append_str(a->out, "(NIL NIL NIL NIL)");
 		a->count++;
 	}
+}
+
+static void
+aparse_free(struct aparse *a)
+{
+	buf_free(&a->comment);
+	buf_free(&a->name);
+	buf_free(&a->raw);
+	buf_free(&a->adl);
+	buf_free(&a->mbox);
+	buf_free(&a->host);
+}
+
+void
+mime_address_text(const char *value, size_t len, struct buf *out)
+{
+	struct aparse a = {
+	        .p = value,
+	        .n = len,
+	        .out = out,
+	        .text = true,
+	};
+	aparse_list(&a);
+	aparse_free(&a);
 }
 
 /* Writes "(" addresses ")" into out, or nothing if there are none; returns
@@ -1101,12 +1197,7 @@ write_addresses(struct buf *out, const struct mime_field *f)
 		buf_append_str(out, ")");
 	}
 	buf_free(&list);
-	buf_free(&a.comment);
-	buf_free(&a.name);
-	buf_free(&a.raw);
-	buf_free(&a.adl);
-	buf_free(&a.mbox);
-	buf_free(&a.host);
+	aparse_free(&a);
 	return a.count;
 }
 
@@ -1290,7 +1381,10 @@ write_body(struct buf *out, const struct mime_part *p, bool ext)
 		buf_printf(out, " %llu", (unsigned long long)p->lines);
 	}
 	if (ext) {
-		buf_append_str(out, " NIL");
+		/* body-fld-md5: the Content-MD5 field's value as it is, as
+		 * Dovecot gives it (RFC 1864) */
+		buf_append_str(out, " ");
+		write_mstr(out, p->md5);
 		write_extension(out, p);
 	}
 	buf_append_str(out, ")");
@@ -1510,6 +1604,18 @@ mime_section_size(const struct mime_message *m, const struct mime_section *s)
 }
 
 const char *
+mime_header_next(const struct mime_message *m, const char *name,
+                 const struct mime_field **f, size_t *len)
+{
+	*f = field_find(*f == NULL ? m->root->fields : (*f)->next, name);
+	if (*f == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = (*f)->value_len;
+	return (*f)->value;
+}
+
+const char *
 mime_header(const struct mime_message *m, const char *name, size_t *len)
 {
 	const struct mime_field *f = field_find(m->root->fields, name);
@@ -1580,6 +1686,22 @@ decode_qp(const uint8_t *in, size_t n, struct sink *out, bool q)
 		if (q && ch == '_') {
 			put(out, " ", 1);
 			i++;
+			continue;
+		}
+		if (!q && is_wsp(ch)) {
+			/* Trailing white space on a line was added in transit
+			 * and must be deleted (RFC 2045 6.7 rule 3); white
+			 * space before "=" or text is kept. */
+			size_t j = i;
+			while (j < n && is_wsp(in[j]))
+				j++;
+			if (j == n || in[j] == '\n' ||
+			    (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n')) {
+				i = j;
+				continue;
+			}
+			put(out, in + i, j - i);
+			i = j;
 			continue;
 		}
 		if (ch != '=') {
@@ -1899,4 +2021,105 @@ mime_binary(const struct mime_message *m, const char *spec, const uint8_t *data,
 	else
 		return MIME_BINARY_UNKNOWN_CTE;
 	return sk.ok ? MIME_BINARY_OK : MIME_BINARY_NOMEM;
+}
+
+/*
+ * Binary parts to base64, for APPEND with a literal8
+ */
+
+/* Octets of input per base64 line: 76 characters (RFC 2045 6.8). */
+#define BASE64_LINE_IN 57
+
+/* A leaf part sent with "Content-Transfer-Encoding: binary". Composite
+ * parts are never re-encoded (RFC 2045 6.4: their encoding is only ever
+ * an identity), their leaves are. */
+static bool
+is_binary_leaf(const struct mime_part *p)
+{
+	return p->kind == PART_LEAF && str_ieq(p->enc, "binary") &&
+	       p->enc_end > p->enc_start;
+}
+
+static bool
+has_binary(const struct mime_part *p)
+{
+	if (is_binary_leaf(p))
+		return true;
+	if (p->kind == PART_MESSAGE)
+		return has_binary(p->msg);
+	for (const struct mime_part *ch = p->children; ch != NULL;
+	     ch = ch->next)
+		if (has_binary(ch))
+			return true;
+	return false;
+}
+
+bool
+mime_has_binary_parts(const struct mime_message *m)
+{
+	return m->root != NULL && has_binary(m->root);
+}
+
+struct b64_out {
+	const uint8_t *d;
+	size_t len, pos; /* input copied up to pos */
+	bool (*write)(void *arg, const uint8_t *p, size_t n);
+	void *arg;
+	bool ok;
+};
+
+static void
+b64_put(struct b64_out *o, const void *p, size_t n)
+{
+	if (o->ok && n > 0)
+		o->ok = o->write(o->arg, p, n);
+}
+
+static void
+b64_part(struct b64_out *o, const struct mime_part *p)
+{
+	if (p->kind == PART_MESSAGE) {
+		b64_part(o, p->msg);
+		return;
+	}
+	if (p->kind == PART_MULTIPART) {
+		for (const struct mime_part *ch = p->children; ch != NULL;
+		     ch = ch->next)
+			b64_part(o, ch);
+		return;
+	}
+	if (!is_binary_leaf(p))
+		return;
+	static const char cte[] = "Content-Transfer-Encoding: base64\r\n";
+	b64_put(o, o->d + o->pos, p->enc_start - o->pos);
+	b64_put(o, cte, sizeof(cte) - 1);
+	b64_put(o, o->d + p->enc_end, p->body_start - p->enc_end);
+	char line[BASE64_ENCODED_LEN(BASE64_LINE_IN) + 3];
+	const uint8_t *body = o->d + p->body_start;
+	for (size_t i = 0; i < p->body_len; i += BASE64_LINE_IN) {
+		size_t n = p->body_len - i < BASE64_LINE_IN ? p->body_len - i
+		                                            : BASE64_LINE_IN;
+		if (i > 0)
+			b64_put(o, "\r\n", 2);
+		base64_encode(body + i, n, line);
+		b64_put(o, line, BASE64_ENCODED_LEN(n));
+	}
+	o->pos = p->body_start + p->body_len;
+	/* The line end before a delimiter still follows; a body that ends
+	 * the message gets one of its own. */
+	if (o->pos == o->len && p->body_len > 0)
+		b64_put(o, "\r\n", 2);
+}
+
+bool
+mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
+                      size_t len,
+                      bool (*write)(void *arg, const uint8_t *p, size_t n),
+                      void *arg)
+{
+	struct b64_out o = {data, len, 0, write, arg, true};
+	if (m->root != NULL)
+		b64_part(&o, m->root);
+	b64_put(&o, data + o.pos, len - o.pos);
+	return o.ok;
 }

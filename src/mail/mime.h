@@ -42,7 +42,10 @@
  *   reference c-client implementation does), so that NIL keeps meaning group
  *   syntax. A mailbox without a display name takes the text of a comment in
  *   it as name ("a@b (Ann)"), if there is one.
- * - Content-MD5 is always NIL in BODYSTRUCTURE.
+ * - Content-MD5 in BODYSTRUCTURE is the field's value as it is (trailing
+ *   white space dropped), NIL without one, as Dovecot answers.
+ * - Parameters are listed in the message's order, RFC 2231 ones too
+ *   (Dovecot moves those after the others and joins continuations).
  */
 #ifndef IMAPCID_MIME_H
 #define IMAPCID_MIME_H
@@ -138,11 +141,39 @@ enum mime_binary_result mime_binary(const struct mime_message *m,
                                     const char *spec, const uint8_t *data,
                                     struct buf *out);
 
+/* True if a leaf part of m has "Content-Transfer-Encoding: binary". */
+bool mime_has_binary_parts(const struct mime_message *m);
+/*
+ * Writes the message m was parsed from (data, len) through write(), with
+ * the body of every leaf part in "Content-Transfer-Encoding: binary"
+ * encoded as base64 and that field replaced, as Dovecot stores a message
+ * APPENDed in a literal8 (RFC 3516 4.4): its octets then survive line-end
+ * conversion, BODY[] never carries a NUL, and BINARY[] decodes them back
+ * exactly. False as soon as write() returns false.
+ */
+bool mime_binary_to_base64(const struct mime_message *m, const uint8_t *data,
+                           size_t len,
+                           bool (*write)(void *arg, const uint8_t *p, size_t n),
+                           void *arg);
+
 /* The first header field called name (case-insensitive) of the top-level
  * message: its raw unfolded value, NUL-terminated, owned by m; *len (if
  * len is not NULL) gets its length. NULL when there is none. */
 const char *mime_header(const struct mime_message *m, const char *name,
                         size_t *len);
+
+/* Every header field called name of the top-level message, in order:
+ * start with *f NULL; each call returns the next one's value as
+ * mime_header() does, or NULL after the last. */
+const char *mime_header_next(const struct mime_message *m, const char *name,
+                             const struct mime_field **f, size_t *len);
+
+/* Appends the addresses of an address-list field value as text, the
+ * envelope's view of it that SEARCH FROM/TO/CC/BCC match (RFC 9051
+ * 6.4.4, as Dovecot does): "name <mbox@host>" or "mbox@host" (a comment
+ * standing in for a missing name), comma-separated, groups as
+ * "group: a@b, c@d;"; other comments, quoting and folding are gone. */
+void mime_address_text(const char *value, size_t len, struct buf *out);
 
 /* Appends in[0 .. len) with RFC 2047 encoded words (B and Q) decoded to
  * UTF-8; white space between adjacent encoded words is dropped. Malformed

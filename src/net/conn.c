@@ -702,6 +702,12 @@ conn_pump(struct conn *c)
 			}
 			continue;
 		}
+		/* The session may have stopped at IMAP_OUTPUT_HIGH_WATER with
+		 * commands already read: its output is written now, so go on
+		 * with them. No event would: the client waits for their
+		 * answers. (Each round consumes input or makes us busy.) */
+		if (!conn_busy(c) && buf_used(&c->in) > 0)
+			continue;
 		/* TLS may hold decrypted bytes the socket will not signal. */
 		if (c->ssl != NULL && !conn_busy(c) && round < 64 &&
 		    SSL_has_pending(c->ssl) &&

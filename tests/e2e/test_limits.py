@@ -224,11 +224,10 @@ class PreauthHoarding(ServerTestCase):
     def test_nonsync_literals_cannot_pile_up(self):
         """510 non-synchronizing 4 KiB literals in one command (2 MB held on
         main at 11e0853): `* BYE Literal too large.` once the command would
-        pass 8 KiB, and the connection closes."""
+        pass 8 KiB, and the connection closes (an ID, 31,870 octets)."""
         c = self.connect(tls=True)
-        chunk = b"".join(b'"k%d" {4000+}\r\n' % i + b"v" * 4000 + b" "
-                         for i in range(4))
-        c.send(b"a ID (" + chunk)
+        chunk = b"".join(b' {4000+}\r\n' + b"v" * 4000 for i in range(4))
+        c.send(b"a LOGIN" + chunk)
         self.assertEqual(c.read_until_closed(timeout=5), [b"* BYE Literal too large."])
 
     def test_nonsync_literal_to_command_without_literals(self):

@@ -645,7 +645,11 @@ class MailImaplibTest(MailTestCase):
         u, t = c.ok("STORE 1:3 -FLAGS.SILENT (\\Deleted)")
         # keywords
         u, t = c.ok("STORE 3 +FLAGS ($Work Urgent)")
-        self.assertEqual(flags_of(fetch_dict(u[0])[1]) - {"\\Recent"}, {"$Work", "Urgent"})
+        # new keywords: FLAGS and PERMANENTFLAGS come first (RFC 9051 7.3.5)
+        self.assertEqual(len(u), 3, u)
+        self.assertTrue(u[0].startswith(b"* FLAGS "), u)
+        self.assertTrue(u[1].startswith(b"* OK [PERMANENTFLAGS "), u)
+        self.assertEqual(flags_of(fetch_dict(u[2])[1]) - {"\\Recent"}, {"$Work", "Urgent"})
         u, t = c.ok("STORE 3 -FLAGS (Urgent)")
         self.assertEqual(flags_of(fetch_dict(u[0])[1]) - {"\\Recent"}, {"$Work"})
         # flags as atoms without parentheses (RFC 3501 store-att-flags)

@@ -17,7 +17,8 @@ conventions documented in src/mail/mime.h are expected:
     parts without a charset;
   * the line end before a multipart delimiter belongs to the delimiter
     (RFC 2046 5.1.1): it counts neither in the size nor in the lines;
-  * BODYSTRUCTURE extension data: md5 (NIL), disposition, language, location.
+  * BODYSTRUCTURE extension data: md5 (Content-MD5, else NIL), disposition,
+    language, location.
 """
 
 import os

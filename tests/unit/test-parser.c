@@ -857,7 +857,49 @@ args_fetch_section_atoms(void **state)
 	assert_arg(&p.args[0], IMAP_ARG_ATOM, "BODY[]");
 	parsed_free(&p);
 
-	check_args_error(" BODY[HEADER.FIELDS (A B)", 4, "Missing ']'");
+	/* unclosed: "[" opened no section, the atom ends at the space */
+	assert_true(args(&p, " 1 BODY[HEADER.FIELDS (A B)"));
+	assert_int_equal(p.count, 3);
+	assert_arg(&p.args[1], IMAP_ARG_ATOM, "BODY[HEADER.FIELDS");
+	assert_int_equal(p.args[2].type, IMAP_ARG_LIST);
+	parsed_free(&p);
+}
+
+/* "[" is an ATOM-CHAR: imaptest's atoms script selects this name. */
+static void
+args_atom_with_open_bracket(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_true(args(&p, " !#$&'+,-.0123456789:;<=>?@^_`|[}"));
+	assert_int_equal(p.count, 1);
+	assert_arg(&p.args[0], IMAP_ARG_ATOM,
+	           "!#$&'+,-.0123456789:;<=>?@^_`|[}");
+	parsed_free(&p);
+
+	assert_true(args(&p, " \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*"));
+	assert_int_equal(p.count, 2);
+	assert_arg(&p.args[1], IMAP_ARG_ATOM,
+	           "!#$&'+,-.0123456789:;<=>?@^_`|[}%*");
+	parsed_free(&p);
+
+	assert_true(args(&p, " a[ b"));
+	assert_int_equal(p.count, 2);
+	assert_arg(&p.args[0], IMAP_ARG_ATOM, "a[");
+	assert_arg(&p.args[1], IMAP_ARG_ATOM, "b");
+	parsed_free(&p);
+
+	assert_true(args(&p, " (a[) b"));
+	assert_int_equal(p.count, 2);
+	assert_int_equal(p.args[0].count, 1);
+	assert_arg(&p.args[0].list[0], IMAP_ARG_ATOM, "a[");
+	parsed_free(&p);
+
+	/* a literal may follow: it is no part of the atom */
+	assert_true(args(&p, " a[ {1}x"));
+	assert_int_equal(p.count, 2);
+	assert_arg(&p.args[1], IMAP_ARG_LITERAL, "x");
+	parsed_free(&p);
 }
 
 static void
@@ -945,6 +987,7 @@ main(void)
 	        cmocka_unit_test(args_lists),
 	        cmocka_unit_test(args_nesting_limit),
 	        cmocka_unit_test(args_fetch_section_atoms),
+	        cmocka_unit_test(args_atom_with_open_bracket),
 	        cmocka_unit_test(args_syntax_errors),
 	        cmocka_unit_test(char_classes),
 	};

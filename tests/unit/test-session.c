@@ -835,37 +835,48 @@ command_octet_budget(void **state)
 {
 	struct t *t = t_tls(state);
 	char lit[3100];
-	t_cmd(t, "a ID (\"name\" {2000}\r\n", "+ OK\r\n");
+	t_cmd(t, "a LOGIN {2000}\r\n", "+ OK\r\n");
 	memset(lit, 'x', 2000);
-	strcpy(lit + 2000, " \"x\" {3000}\r\n");
+	strcpy(lit + 2000, " {3000}\r\n");
 	t_cmd(t, lit, "+ OK\r\n");
-	/* 5,041 octets held: 4,000 more would pass 8 KiB, so the literal
-	 * is refused before a single octet of it is sent */
+	/* about 5 KiB held: 4,000 more would pass 8 KiB, so the literal is
+	 * refused before a single octet of it is sent */
 	memset(lit, 'y', 3000);
-	strcpy(lit + 3000, " \"z\" {4000}\r\n");
+	strcpy(lit + 3000, " {4000}\r\n");
 	t_cmd(t, lit, "a BAD Literal too large.\r\n");
 	t_cmd(t, "b NOOP\r\n", "b OK NOOP completed.\r\n");
 }
 
 /* Non-synchronizing literals, each within literal_max, cannot add up to
- * more than the command's budget: the one that would is a BYE. */
+ * more than the command's budget: the one that would is a BYE. (ID may be
+ * RFC 2971's largest, 31,870 octets, and no more.) */
 static void
 command_octet_budget_nonsync_bye(void **state)
 {
-	struct t *t = t_tls(state);
-	struct buf cmd = BUF_INIT;
-	buf_append_str(&cmd, "a ID (");
-	for (int i = 0; i < 4; i++) {
-		buf_printf(&cmd, "\"k%d\" {3000+}\r\n", i);
-		for (int k = 0; k < 3000; k++)
-			buf_append(&cmd, "v", 1);
-		buf_append(&cmd, " ", 1);
+	static const char *const heads[] = {"a LOGIN", "a ID ("};
+	static const int counts[] = {4, 10};
+	for (int h = 0; h < 2; h++) {
+		struct t *t = *state;
+		if (t->s != NULL) {
+			imap_session_free(t->s);
+			t->s = NULL;
+			buf_free(&t->in);
+			buf_free(&t->out);
+		}
+		t = t_tls(state);
+		struct buf cmd = BUF_INIT;
+		buf_append_str(&cmd, heads[h]);
+		for (int i = 0; i < counts[h]; i++) {
+			buf_printf(&cmd, " {4000+}\r\n");
+			for (int k = 0; k < 4000; k++)
+				buf_append(&cmd, "v", 1);
+		}
+		buf_append_str(&cmd, ")\r\n");
+		assert_int_equal(t_send_n(t, buf_head(&cmd), buf_used(&cmd)),
+		                 IMAP_ACTION_CLOSE);
+		buf_free(&cmd);
+		t_expect(t, "* BYE Literal too large.\r\n");
 	}
-	buf_append_str(&cmd, ")\r\n");
-	assert_int_equal(t_send_n(t, buf_head(&cmd), buf_used(&cmd)),
-	                 IMAP_ACTION_CLOSE);
-	buf_free(&cmd);
-	t_expect(t, "* BYE Literal too large.\r\n");
 }
 
 /* ---- other commands ----------------------------------------------------- */
@@ -882,6 +893,57 @@ id_command(void **state)
 	assert_int_equal(t_send(t, "e ID (\"name\" {3}\r\n"), IMAP_ACTION_NONE);
 	t_expect(t, "+ OK\r\n");
 	t_cmd(t, "abc)\r\n", ID_REPLY "e OK ID completed.\r\n");
+}
+
+/* "tag ID (" and pairs of a 30-octet field and a 1024-octet value, as
+ * imaptest's id script sends them; the line without its CRLF, with room
+ * for 64 octets more. */
+static char *
+id_line(const char *tag, unsigned pairs)
+{
+	size_t cap = 64 + pairs * (30 + 1024 + 6) + 64;
+	char *line = malloc(cap);
+	assert_non_null(line);
+	size_t n = (size_t)snprintf(line, cap, "%s ID (", tag);
+	for (unsigned i = 0; i < pairs; i++) {
+		n += (size_t)snprintf(line + n, cap - n, "%s\"f%029u\" \"",
+		                      i > 0 ? " " : "", i);
+		memset(line + n, 'v', 1024);
+		n += 1024;
+		line[n++] = '"';
+	}
+	line[n++] = ')';
+	line[n] = '\0';
+	return line;
+}
+
+/* RFC 2971's largest ID (30 pairs of 30- and 1024-octet strings, 31 KiB)
+ * is taken before login though limit_line_preauth is 4 KiB, whether it
+ * arrives whole or an octet at a time; other commands keep the limit. */
+static void
+id_command_rfc2971_maximum(void **state)
+{
+	struct t *t = t_tls(state);
+	char *line = id_line("a", 30);
+	assert_true(strlen(line) > 31000);
+	strcat(line, "\r\n");
+	t_cmd(t, line, ID_REPLY "a OK ID completed.\r\n");
+	line[0] = 'b';
+	for (size_t i = 0; line[i] != '\0'; i++)
+		assert_int_equal(t_send_n(t, &line[i], 1), IMAP_ACTION_NONE);
+	t_expect(t, ID_REPLY "b OK ID completed.\r\n");
+	free(line);
+
+	/* a longer ID line still ends the connection */
+	line = id_line("c", 30);
+	size_t n = strlen(line);
+	line = realloc(line, 40 * 1024 + 8);
+	assert_non_null(line);
+	memset(line + n - 1, ' ', 40 * 1024 - n);
+	strcpy(line + 40 * 1024 - 1, ")\r\n");
+	assert_int_equal(t_send(t, line), IMAP_ACTION_CLOSE);
+	t_expect(t, "* BYE Line too long.\r\n");
+	free(line);
 }
 
 static void
@@ -1143,6 +1205,7 @@ main(void)
 	        T(command_octet_budget),
 	        T(command_octet_budget_nonsync_bye),
 	        T(id_command),
+	        T(id_command_rfc2971_maximum),
 	        T(id_command_errors),
 	        T(logout),
 	        T(enable_after_auth),

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "lib/buf.h"
 #include "mail/mailstore.h"
 
 struct fx {
@@ -183,16 +184,23 @@ append(struct fx *fx, const char *box, const char *text, uint32_t flags)
 	return uid;
 }
 
+/* The message as the store gives it to IMAP: CRLF line ends. */
 static char *
 read_msg(struct mailbox *mb, uint32_t seq)
 {
-	int fd = mailbox_msg_fd(mb, seq, err, sizeof(err));
-	if (fd < 0)
+	struct mail_stream *ms;
+	if (mailbox_msg_open(mb, seq, &ms, err, sizeof(err)) != MAIL_OK)
 		return NULL;
-	char *s = calloc(1, 1 << 16);
-	ssize_t n = read(fd, s, (1 << 16) - 1);
-	close(fd);
-	assert_true(n >= 0);
+	struct buf b = BUF_INIT;
+	assert_true(mail_stream_load(ms, &b));
+	assert_int_equal(buf_used(&b), mail_stream_size(ms));
+	assert_int_equal(mail_stream_size(ms), mailbox_msg(mb, seq)->size);
+	mail_stream_close(ms);
+	char *s = calloc(1, buf_used(&b) + 1);
+	assert_non_null(s);
+	if (buf_used(&b) > 0)
+		memcpy(s, buf_head(&b), buf_used(&b));
+	buf_free(&b);
 	return s;
 }
 
@@ -470,7 +478,7 @@ mail_rename_inbox(void **state)
 	assert_int_equal(mailbox_count(mb), 3);
 	assert_true(mailbox_msg(mb, 2)->flags & MAIL_FLAGGED);
 	char *s = read_msg(mb, 3);
-	assert_string_equal(s, "Subject: 3\n\n3\n");
+	assert_string_equal(s, "Subject: 3\r\n\r\n3\r\n");
 	free(s);
 	mailbox_close(mb);
 }
@@ -685,6 +693,12 @@ mail_append_status_read(void **state)
 		if (strstr(de->d_name, want) != NULL) {
 			/* flags in ASCII order, keywords as letters */
 			assert_non_null(strstr(de->d_name, ":2,FSab"));
+			/* stored as given, LF line ends kept */
+			char rel[300];
+			snprintf(rel, sizeof(rel), "cur/%.255s", de->d_name);
+			char *stored = slurp(path_of(fx, rel));
+			assert_string_equal(stored, m1);
+			free(stored);
 			seen++;
 		}
 	}
@@ -716,13 +730,14 @@ mail_append_status_read(void **state)
 	assert_string_equal(names[0], "$Forwarded");
 	assert_string_equal(names[1], "Work");
 
-	char *s = read_msg(mb, 1);
-	assert_string_equal(s, m1); /* stored as given */
+	char *s = read_msg(mb, 1); /* read with CRLF line ends */
+	assert_string_equal(s, "From: a@example.org\r\nSubject: one\r\n\r\n"
+	                       "body\r\n");
 	free(s);
 	s = read_msg(mb, 2);
 	assert_string_equal(s, m2);
 	free(s);
-	assert_int_equal(mailbox_msg_fd(mb, 3, err, sizeof(err)), -1);
+	assert_null(read_msg(mb, 3));
 	mailbox_close(mb);
 
 	/* refused: no such mailbox (TRYCREATE), bad keywords */
@@ -839,7 +854,7 @@ mail_mda_delivery_recent(void **state)
 	assert_non_null(find_file(path_of(fx, "cur"), "1700000001.M5P7.mda,"
 	                                              "S=18:2,"));
 	char *s = read_msg(a, 2);
-	assert_string_equal(s, "Subject: new\n\nnew\n");
+	assert_string_equal(s, "Subject: new\r\n\r\nnew\r\n");
 	free(s);
 
 	/* a second session: no \Recent for it */
@@ -948,7 +963,7 @@ mail_two_sessions(void **state)
 	        MAIL_OK);
 	char *s = read_msg(a, 2);
 	assert_non_null(s);
-	assert_string_equal(s, "Subject: 3\n\n3\n");
+	assert_string_equal(s, "Subject: 3\r\n\r\n3\r\n");
 	free(s);
 	/* and changes flags on it from its stale name: its flags win */
 	assert_int_equal(
@@ -968,7 +983,7 @@ mail_two_sessions(void **state)
 	        MAIL_OK);
 	assert_int_equal(mailbox_expunge(b, NULL, 0, err, sizeof(err)),
 	                 MAIL_OK);
-	assert_int_equal(mailbox_msg_fd(a, 1, err, sizeof(err)), -1);
+	assert_null(read_msg(a, 1));
 	assert_int_equal(
 	        mailbox_set_flags(a, 1, MAIL_FLAGGED, 0, err, sizeof(err)),
 	        MAIL_NO);
@@ -978,6 +993,143 @@ mail_two_sessions(void **state)
 	mail_changes_free(&ch);
 	mailbox_close(a);
 	mailbox_close(b);
+}
+
+/* Adding or removing flags starts from the message's flags on disk, not
+ * from a session's stale view (imaptest's store script: one session adds
+ * \Answered, the other then removes \Seen, and both flags are right). */
+static void
+mail_change_flags_keeps_others(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: 1\n\n1\n", MAIL_SEEN);
+	struct mailbox *a = open_box(fx, "INBOX", false);
+	struct mailbox *b = open_box(fx, "INBOX", false);
+	struct mail_changes ch;
+	int kw = mailbox_keyword_index(a, "$hello");
+	assert_int_equal(kw, 0);
+
+	assert_int_equal(mailbox_change_flags(a, 1, MAIL_FLAGS_ADD,
+	                                      MAIL_ANSWERED, 1u << kw, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED | MAIL_SEEN);
+	/* b has not synced: it still sees \Seen alone */
+	assert_int_equal(mailbox_msg(b, 1)->flags & ~MAIL_RECENT, MAIL_SEEN);
+	assert_int_equal(mailbox_change_flags(b, 1, MAIL_FLAGS_REMOVE,
+	                                      MAIL_SEEN, 0, err, sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_msg(b, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	/* b learns the keyword at its next sync; its letter stays */
+	sync_ok(a, &ch);
+	assert_int_equal(ch.nflagged, 1);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	assert_int_equal(mailbox_msg(a, 1)->keywords, 1u << kw);
+
+	/* b's view is current now; a removes \Answered, then b (stale again)
+	 * adds \Answered, which its old file name already shows: it must
+	 * still reach the disk */
+	sync_ok(b, &ch);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(b, 1)->keywords, 1u << kw);
+	assert_int_equal(mailbox_change_flags(a, 1, MAIL_FLAGS_REMOVE,
+	                                      MAIL_ANSWERED, 0, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mailbox_change_flags(b, 1, MAIL_FLAGS_ADD,
+	                                      MAIL_ANSWERED, 0, err,
+	                                      sizeof(err)),
+	                 MAIL_OK);
+	sync_ok(a, &ch);
+	mail_changes_free(&ch);
+	assert_int_equal(mailbox_msg(a, 1)->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED);
+	assert_int_equal(count_dir(path_of(fx, "cur")), 1);
+	mailbox_close(a);
+	mailbox_close(b);
+}
+
+/* The one LF -> CRLF conversion, a CR carried across calls. */
+static void
+mail_crlf_conversion(void **state)
+{
+	(void)state;
+	uint8_t out[32];
+	bool cr = false;
+	assert_int_equal(mail_crlf(&cr, (const uint8_t *)"a\nb\r", 4, out), 5);
+	assert_memory_equal(out, "a\r\nb\r", 5);
+	assert_true(cr);
+	/* the LF after a CR that ended the last chunk gets no second CR */
+	assert_int_equal(mail_crlf(&cr, (const uint8_t *)"\n\n", 2, out), 3);
+	assert_memory_equal(out, "\n\r\n", 3);
+	cr = false;
+	assert_int_equal(mail_crlf(&cr, (const uint8_t *)"\n\r\n", 3, NULL), 4);
+}
+
+/* A stream opened before another session expunges the message gives all
+ * of it; one opened after is refused, so FETCH promises nothing for it. */
+static void
+mail_stream_outlives_expunge(void **state)
+{
+	struct fx *fx = *state;
+	append(fx, "INBOX", "Subject: a\n\nbody a\n", 0);
+	append(fx, "INBOX", "Subject: b\n\nbody b\n", 0);
+	struct mailbox *a = open_box(fx, "INBOX", false);
+	struct mailbox *b = open_box(fx, "INBOX", false);
+	struct mail_stream *ms;
+	assert_int_equal(mailbox_msg_open(a, 1, &ms, err, sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mail_stream_size(ms), 22);
+	assert_int_equal(
+	        mailbox_set_flags(b, 1, MAIL_DELETED, 0, err, sizeof(err)),
+	        MAIL_OK);
+	assert_int_equal(
+	        mailbox_set_flags(b, 2, MAIL_DELETED, 0, err, sizeof(err)),
+	        MAIL_OK);
+	assert_int_equal(mailbox_expunge(b, NULL, 0, err, sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(count_dir(path_of(fx, "cur")), 0);
+	uint8_t out[64];
+	ssize_t n = mail_stream_read(ms, out, sizeof(out));
+	assert_int_equal(n, 22);
+	assert_memory_equal(out, "Subject: a\r\n\r\nbody a\r\n", 22);
+	assert_int_equal(mail_stream_read(ms, out, sizeof(out)), 0);
+	/* read again from the start, as FETCH does for a second item */
+	assert_true(mail_stream_rewind(ms));
+	assert_int_equal(mail_stream_read(ms, out, sizeof(out)), 22);
+	mail_stream_close(ms);
+	ms = (struct mail_stream *)&ms; /* must be reset */
+	assert_int_equal(mailbox_msg_open(a, 2, &ms, err, sizeof(err)),
+	                 MAIL_NO);
+	assert_null(ms);
+	assert_string_equal(err, "Message was expunged");
+	mailbox_close(a);
+	mailbox_close(b);
+}
+
+/* The size a stream promises is its file's: a name whose sizes do not fit
+ * the file (S=, W=) is not believed. */
+static void
+mail_stream_size_from_the_file(void **state)
+{
+	struct fx *fx = *state;
+	deliver(fx, ".", "1700000000.M1P1.host,S=3,W=20", "x\ny\nz\n");
+	struct mailbox *mb = open_box(fx, "INBOX", false);
+	assert_int_equal(mailbox_msg(mb, 1)->size, 20); /* as named */
+	struct mail_stream *ms;
+	assert_int_equal(mailbox_msg_open(mb, 1, &ms, err, sizeof(err)),
+	                 MAIL_OK);
+	assert_int_equal(mail_stream_size(ms), 9);
+	uint8_t out[64];
+	assert_int_equal(mail_stream_read(ms, out, sizeof(out)), 9);
+	assert_memory_equal(out, "x\r\ny\r\nz\r\n", 9);
+	mail_stream_close(ms);
+	assert_int_equal(mailbox_msg(mb, 1)->size, 9);
+	mailbox_close(mb);
 }
 
 static void
@@ -1051,7 +1203,7 @@ mail_copy_and_move(void **state)
 	assert_int_equal(mailbox_keywords(ar, &names), 2);
 	assert_string_equal(names[1], "Foo");
 	char *s = read_msg(ar, 3);
-	assert_string_equal(s, "Subject: 3\n\n3\n");
+	assert_string_equal(s, "Subject: 3\r\n\r\n3\r\n");
 	free(s);
 	mailbox_close(ar);
 
@@ -1072,7 +1224,7 @@ mail_copy_and_move(void **state)
 	assert_int_equal(mailbox_msg(tr, 1)->flags & ~MAIL_RECENT,
 	                 MAIL_FLAGGED);
 	s = read_msg(tr, 1);
-	assert_string_equal(s, "Subject: 2\n\n2\n");
+	assert_string_equal(s, "Subject: 2\r\n\r\n2\r\n");
 	free(s);
 	/* MOVE several, back into INBOX itself is allowed too */
 	assert_int_equal(append(fx, "Trash", "Subject: t\n\nt\n", 0), 2);
@@ -1332,7 +1484,7 @@ mail_big_folder(void **state)
 		assert_true(m->flags & MAIL_RECENT);
 	}
 	char *s = read_msg(mb, 1234);
-	assert_string_equal(s, "00001233\n");
+	assert_string_equal(s, "00001233\r\n");
 	free(s);
 	assert_int_equal(count_dir(path_of(fx, ".Archive/new")), 0);
 	deliver(fx, ".Archive", "1700000000.M1P1.late", "late\n");
@@ -1579,7 +1731,7 @@ mail_kill_anytime(void **state)
 						continue;
 					char want[64];
 					snprintf(want, sizeof(want),
-					         "Subject: %s\n", rep[k].tag);
+					         "Subject: %s\r\n", rep[k].tag);
 					if (strncmp(t, want, strlen(want)) ==
 					    0) {
 						found++;
@@ -1678,7 +1830,7 @@ mail_journal_recovery(void **state)
 	assert_int_equal(mailbox_count(mb), 1);
 	assert_int_equal(mailbox_msg(mb, 1)->flags & ~MAIL_RECENT, MAIL_SEEN);
 	char *s = read_msg(mb, 1);
-	assert_string_equal(s, "Subject: moved\n\n1\n");
+	assert_string_equal(s, "Subject: moved\r\n\r\n1\r\n");
 	free(s);
 	mailbox_close(mb);
 }
@@ -2091,8 +2243,12 @@ main(void)
 	        T(mail_uids_persist),
 	        T(mail_mda_delivery_recent),
 	        T(mail_two_sessions),
+	        T(mail_change_flags_keeps_others),
 	        T(mail_park_keeps_view),
 	        T(mail_park_renamed_away),
+	        cmocka_unit_test(mail_crlf_conversion),
+	        T(mail_stream_outlives_expunge),
+	        T(mail_stream_size_from_the_file),
 	        T(mail_expunge_uid_set),
 	        T(mail_copy_and_move),
 	        T(mail_readonly),

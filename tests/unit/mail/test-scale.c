@@ -120,13 +120,16 @@ scale_big_folder(void **state)
 	char buf[128];
 	uint32_t ends[2] = {1, n_msgs};
 	for (int i = 0; i < 2; i++) {
-		int fd = mailbox_msg_fd(mb, ends[i], err, sizeof(err));
-		assert_true(fd >= 0);
-		ssize_t r = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		struct mail_stream *st;
+		assert_int_equal(
+		        mailbox_msg_open(mb, ends[i], &st, err, sizeof(err)),
+		        MAIL_OK);
+		ssize_t r =
+		        mail_stream_read(st, (uint8_t *)buf, sizeof(buf) - 1);
+		mail_stream_close(st);
 		assert_true(r > 0);
 		buf[r] = '\0';
-		snprintf(p, sizeof(p), "Subject: %08u\n", ends[i] - 1);
+		snprintf(p, sizeof(p), "Subject: %08u\r\n", ends[i] - 1);
 		assert_memory_equal(buf, p, strlen(p));
 		assert_int_equal(mailbox_seq_of_uid(mb, ends[i]), ends[i]);
 	}

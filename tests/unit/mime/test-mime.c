@@ -949,6 +949,232 @@ body_text(void **state)
 	mime_free(m);
 }
 
+/* imaptest's fetch-binary-mime-qp: trailing white space on a line is
+ * dropped (RFC 2045 6.7 rule 3), "=" then white space is a soft break. */
+static void
+binary_quoted_printable(void **state)
+{
+	(void)state;
+	static const char text[] =
+	        "Content-Type: multipart/mixed; boundary=\"foo\r\n"
+	        " bar\"\r\n"
+	        "\r\n"
+	        "--foo bar\r\n"
+	        "Content-Type: text/x-myown; charset=us-ascii\r\n"
+	        "Content-Transfer-Encoding: quoted-printable\r\n"
+	        "\r\n"
+	        "hello  \r\n"
+	        "bar=\r\n"
+	        "\r\n"
+	        "foo\t=\r\n"
+	        "bar\r\n"
+	        "foo\t \t= \r\n"
+	        "=62\r\n"
+	        "foo = \t\r\n"
+	        "bar\r\n"
+	        "foo =\r\n"
+	        "=62\r\n"
+	        "foo  \r\n"
+	        "bar=\r\n"
+	        "\r\n"
+	        "foo_bar\r\n"
+	        "\r\n"
+	        "--foo bar--\r\n";
+	static const char want[] = "hello\r\n"
+	                           "bar\r\n"
+	                           "foo\tbar\r\n"
+	                           "foo\t \tb\r\n"
+	                           "foo bar\r\n"
+	                           "foo b\r\n"
+	                           "foo\r\n"
+	                           "bar\r\n"
+	                           "foo_bar\r\n";
+	struct mime_message *m = parse(text);
+	struct buf b = BUF_INIT;
+	assert_int_equal(mime_binary(m, "1", (const uint8_t *)text, &b),
+	                 MIME_BINARY_OK);
+	char *got = take(&b);
+	assert_int_equal(strlen(got), 65);
+	assert_string_equal(got, want);
+	free(got);
+	mime_free(m);
+
+	/* white space at the very end of the part is trailing too */
+	static const char tail[] = "Content-Transfer-Encoding: "
+	                           "quoted-printable\r\n"
+	                           "\r\n"
+	                           "a \t";
+	m = parse(tail);
+	assert_int_equal(mime_binary(m, "1", (const uint8_t *)tail, &b),
+	                 MIME_BINARY_OK);
+	got = take(&b);
+	assert_string_equal(got, "a");
+	free(got);
+	mime_free(m);
+}
+
+static bool
+collect(void *arg, const uint8_t *p, size_t n)
+{
+	return buf_append(arg, p, n);
+}
+
+/* A literal8 APPEND: parts in "binary" are stored as base64, the rest as
+ * they are, and BINARY[] gives the octets back exactly. */
+static void
+binary_parts_to_base64(void **state)
+{
+	(void)state;
+	static const uint8_t text[] =
+	        "Content-Type: multipart/mixed; boundary=z\r\n"
+	        "\r\n"
+	        "--z\r\n"
+	        "Content-Type: text/plain\r\n"
+	        "\r\n"
+	        "plain\r\n"
+	        "--z\r\n"
+	        "Content-Type: application/octet-stream\r\n"
+	        "content-transfer-encoding:\r\n"
+	        " BINARY\r\n"
+	        "X-After: 1\r\n"
+	        "\r\n"
+	        "\0-\xe4\n\r\n\n\r\n"
+	        "--z--\r\n";
+	static const char want[] =
+	        "Content-Type: multipart/mixed; boundary=z\r\n"
+	        "\r\n"
+	        "--z\r\n"
+	        "Content-Type: text/plain\r\n"
+	        "\r\n"
+	        "plain\r\n"
+	        "--z\r\n"
+	        "Content-Type: application/octet-stream\r\n"
+	        "Content-Transfer-Encoding: base64\r\n"
+	        "X-After: 1\r\n"
+	        "\r\n"
+	        "AC3kCg0KCg==\r\n"
+	        "--z--\r\n";
+	size_t len = sizeof(text) - 1;
+	struct mime_message *m = mime_parse(text, len);
+	assert_non_null(m);
+	assert_true(mime_has_binary_parts(m));
+	struct buf b = BUF_INIT;
+	assert_true(mime_binary_to_base64(m, text, len, collect, &b));
+	mime_free(m);
+	char *got = take(&b);
+	assert_string_equal(got, want);
+
+	m = parse(got);
+	assert_false(mime_has_binary_parts(m));
+	assert_int_equal(mime_binary(m, "2", (const uint8_t *)got, &b),
+	                 MIME_BINARY_OK);
+	assert_int_equal(buf_used(&b), 7);
+	assert_memory_equal(buf_head(&b), "\0-\xe4\n\r\n\n", 7);
+	buf_free(&b);
+	mime_free(m);
+	free(got);
+
+	/* a one-part message: the body ends the message, lines of 76 */
+	static const uint8_t one[] = "Content-Transfer-Encoding: binary\n"
+	                             "\n"
+	                             "0123456789012345678901234567890123456789"
+	                             "0123456789012345678\0";
+	len = sizeof(one) - 1;
+	m = mime_parse(one, len);
+	assert_true(mime_binary_to_base64(m, one, len, collect, &b));
+	mime_free(m);
+	got = take(&b);
+	assert_string_equal(got,
+	                    "Content-Transfer-Encoding: base64\r\n"
+	                    "\n"
+	                    "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1"
+	                    "Njc4OTAxMjM0NTY3ODkwMTIzNDU2\r\n"
+	                    "NzgA\r\n");
+	free(got);
+
+	/* no binary part: nothing to rewrite */
+	m = parse("Content-Transfer-Encoding: 8bit\r\n\r\n\xe4\r\n");
+	assert_false(mime_has_binary_parts(m));
+	mime_free(m);
+}
+
+static void
+expect_address_text(const char *value, const char *want)
+{
+	struct buf b = BUF_INIT;
+	mime_address_text(value, strlen(value), &b);
+	char *got = take(&b);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* What SEARCH FROM/TO/CC/BCC match: imaptest's search-addresses headers. */
+static void
+address_text(void **state)
+{
+	(void)state;
+	expect_address_text("user-from@domain.org", "user-from@domain.org");
+	expect_address_text("RealFrom <user-from@domain.org>",
+	                    "RealFrom <user-from@domain.org>");
+	/* comments go, but one stands in for the missing name, as in
+	 * ENVELOPE */
+	expect_address_text("<user-from (comment)@ (comment) domain.org>",
+	                    "comment <user-from@domain.org>");
+	expect_address_text("user-from@domain.org (RealFrom)",
+	                    "RealFrom <user-from@domain.org>");
+	expect_address_text("user-from1@domain.org, user-from2@domain.org",
+	                    "user-from1@domain.org, user-from2@domain.org");
+	expect_address_text("groupname: groupuser1@domain.org, "
+	                    "groupuser2@domain.org;,\r\n"
+	                    "  groupname2: groupuser3@domain.org;",
+	                    "groupname: groupuser1@domain.org, "
+	                    "groupuser2@domain.org;, groupname2: "
+	                    "groupuser3@domain.org;");
+	expect_address_text("groupname:;", "groupname: ;");
+	expect_address_text("\"Ann \\\"A\\\" B\" <ann@example.org>",
+	                    "Ann \"A\" B <ann@example.org>");
+	expect_address_text("", "");
+}
+
+/* body-fld-md5 is the Content-MD5 field's value, as Dovecot answers;
+ * parameters keep the message's order, RFC 2231 ones included. */
+static void
+bodystructure_md5_and_parameter_order(void **state)
+{
+	(void)state;
+	struct mime_message *m =
+	        parse("Content-Type: multipart/mixed; boundary=z\r\n"
+	              "\r\n"
+	              "--z\r\n"
+	              "Content-Type: text/plain; charset=us-ascii\r\n"
+	              "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ== \r\n"
+	              "\r\n"
+	              "hello\r\n"
+	              "--z\r\n"
+	              "Content-Type: application/pdf\r\n"
+	              "Content-Disposition: attachment; size=1234;\r\n"
+	              " filename*=UTF-8''%C3%A4.pdf; creation-date=\"x\"\r\n"
+	              "Content-MD5: abc=\r\n"
+	              "Content-MD5: ignored\r\n"
+	              "\r\n"
+	              "AAAA\r\n"
+	              "--z--\r\n");
+	expect_body(m, true,
+	            "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	            "\"7BIT\" 5 0 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" NIL NIL NIL)"
+	            "(\"application\" \"pdf\" NIL NIL NIL \"7BIT\" 4 \"abc=\" "
+	            "(\"attachment\" (\"size\" \"1234\" \"filename*\" "
+	            "\"UTF-8''%C3%A4.pdf\" \"creation-date\" \"x\")) NIL NIL) "
+	            "\"mixed\" (\"boundary\" \"z\") NIL NIL NIL)");
+	/* BODY has no extension data: no MD5 */
+	expect_body(
+	        m, false,
+	        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+	        "\"7BIT\" 5 0)(\"application\" \"pdf\" NIL NIL NIL \"7BIT\" "
+	        "4) \"mixed\")");
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -969,6 +1195,10 @@ main(void)
 	        cmocka_unit_test(field_rules),
 	        cmocka_unit_test(limits),
 	        cmocka_unit_test(body_text),
+	        cmocka_unit_test(binary_quoted_printable),
+	        cmocka_unit_test(binary_parts_to_base64),
+	        cmocka_unit_test(address_text),
+	        cmocka_unit_test(bodystructure_md5_and_parameter_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
